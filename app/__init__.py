@@ -1,0 +1,1 @@
+"""draem-inspect application: camera layer, live inspection GUI, retrain wizard and command line."""

@@ -1,0 +1,35 @@
+"""Camera errors: each names the device (serial, producer or source spec) and the reason, worded for the operator."""
+
+from __future__ import annotations
+
+from draem_core.errors import DraemError
+
+
+class CameraError(DraemError):
+    """A camera or frame source could not be found, opened, configured or read.
+
+    Attributes:
+        device: The serial number, producer path or source spec concerned.
+        reason: What went wrong, in words a user can act on.
+    """
+
+    def __init__(self, device: object, reason: str) -> None:
+        self.device = str(device)
+        self.reason = reason
+        super().__init__(f"camera {self.device}: {reason}" if self.device else f"camera: {reason}")
+
+
+class PixelFormatError(CameraError):
+    """A buffer cannot be decoded: unsupported pixel format or a size that does not match."""
+
+    def __init__(self, pixel_format: str, reason: str) -> None:
+        super().__init__(f"(pixel format {pixel_format})", reason)
+        self.pixel_format = pixel_format
+
+
+class FeatureError(CameraError):
+    """A camera feature does not exist, is not readable/writable now, or got a value it cannot take."""
+
+    def __init__(self, device: object, feature: str, reason: str) -> None:
+        super().__init__(device, f"feature {feature}: {reason}")
+        self.feature = feature

@@ -1,0 +1,201 @@
+"""Model commands: train, eval, predict, synth, model-info, export-onnx (the CLI contract of issue 2)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from draem_core.errors import DatasetError, DraemError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a model on good images")
+    p.add_argument("data", type=Path, help="category folder (uses train/good) or a folder of good images")
+    p.add_argument("--out", type=Path, required=True, help="model file to write (.safetensors)")
+    p.add_argument("--preset", default="cpu", help="paper | half | compact | cpu | tiny | micro (default cpu)")
+    p.add_argument("--size", help="model input: N or HxW (multiples of 32; default 256)")
+    budget = p.add_mutually_exclusive_group()
+    budget.add_argument("--steps", type=int)
+    budget.add_argument("--epochs", type=int)
+    budget.add_argument("--minutes", type=float)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    p.add_argument("--anomaly-source", type=Path, help="folder of texture images (default: bundled textures)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resume", type=Path, help="checkpoint to continue (<model>.ckpt.safetensors)")
+    p.add_argument("--checkpoint-every", type=int, default=500, help="steps between checkpoints")
+    p.add_argument("--holdout", type=float, default=0.1, help="share of good images kept for calibration")
+    p.add_argument("--name", default="", help="model name shown in the app")
+    p.add_argument("--half-weights", action="store_true", help="store fp16 weights (half the file size)")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("eval", help="evaluate a model on an MVTec-style test set")
+    p.add_argument("data", type=Path)
+    p.add_argument("--model", type=Path, required=True)
+    p.add_argument("--json", type=Path, help="write the metrics as JSON")
+    p.add_argument("--plots", type=Path, help="folder for ROC, histogram and worst-case contact sheets")
+    p.add_argument("--threshold", type=float, help="raw threshold (default: the model's calibrated one)")
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("predict", help="score images and write heatmap overlays")
+    p.add_argument("images", type=Path, nargs="+")
+    p.add_argument("--model", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--json", type=Path)
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("synth", help="write a grid of synthetic anomalies and their masks")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--anomaly-source", type=Path)
+    p.add_argument("--n", type=int, default=8)
+    p.add_argument("--images", type=Path, help="folder of normal images (default: procedural)")
+    p.add_argument("--size", default="256")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser("model-info", help="parameters and GFLOP of a preset or a model file")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--preset")
+    src.add_argument("--model", type=Path)
+    p.add_argument("--size", help="N or HxW (preset only)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_model_info)
+
+    p = sub.add_parser("export-onnx", help="export a model to ONNX (maps and scores as outputs)")
+    p.add_argument("--model", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p.set_defaults(func=cmd_export_onnx)
+
+
+def parse_size(text: str | None) -> int | tuple[int, int] | None:
+    if not text:
+        return None
+    try:
+        if "x" in text.lower():
+            h, w = text.lower().split("x")
+            return int(h), int(w)
+        return int(text)
+    except ValueError as exc:
+        raise DraemError(f"--size {text!r}: use N or HxW, e.g. 256 or 160x384") from exc
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from app.cli.progress import ProgressBar
+    from draem_core.config import TrainConfig, preset
+    from draem_core.train import TrainPlan, train
+
+    if args.resume is None and not args.data.exists():
+        raise DatasetError(args.data, "folder does not exist")
+    budget = {"steps": args.steps, "epochs": args.epochs, "minutes": args.minutes}
+    if all(v is None for v in budget.values()):
+        budget["steps"] = 2000
+    cfg = TrainConfig(**budget, batch_size=args.batch, lr=args.lr, device=args.device, seed=args.seed,
+                      checkpoint_every=args.checkpoint_every, holdout_fraction=args.holdout)  # fmt: skip
+    plan = TrainPlan(args.data, args.out, preset(args.preset, parse_size(args.size) or 256), cfg,
+                     args.anomaly_source, args.name, args.resume)  # fmt: skip
+    bar = ProgressBar()
+    for event in train(plan):
+        if event.kind == "info":
+            print(event.message, file=sys.stderr)
+            for path, reason in event.extra.get("skipped", []):
+                print(f"  skipped {path}: {reason}", file=sys.stderr)
+        elif event.kind == "step":
+            bar.update(event)
+        elif event.kind in ("checkpoint", "calibrating"):
+            bar.note(f"{event.kind} at step {event.step} {event.path}")
+        elif event.kind in ("done", "cancelled"):
+            bar.close()
+            print(event.message)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from draem_core.evaluate import evaluate, write_plots
+    from draem_core.imageio import write_bytes_atomic
+    from draem_core.inspector import Inspector
+
+    inspector = Inspector.from_file(args.model, args.device)
+    report, scored, skipped = evaluate(inspector, args.data, args.threshold)
+    for path, reason in skipped:
+        print(f"skipped {path}: {reason}", file=sys.stderr)
+    doc = report.to_dict()
+    for key, value in doc.items():
+        shown = "n/a" if value is None else (f"{value:.4f}" if isinstance(value, float) else value)
+        print(f"{key:<18} {shown}")
+    if args.json:
+        write_bytes_atomic(args.json, (json.dumps(doc, indent=2) + "\n").encode())
+    if args.plots:
+        for p in write_plots(report, scored, args.plots):
+            print(f"plot {p}")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from draem_core.imageio import read_image, to_uint8_rgb, write_bytes_atomic, write_image_atomic
+    from draem_core.inspector import Inspector
+    from draem_core.overlay import heatmap_overlay
+
+    inspector = Inspector.from_file(args.model, args.device)
+    results, failures = [], 0
+    for path in args.images:
+        try:
+            frame = read_image(path)
+        except DraemError as exc:
+            print(f"skipped: {exc}", file=sys.stderr)
+            failures += 1
+            continue
+        r = inspector.inspect(frame)
+        out = args.out / f"{path.stem}_overlay.png"
+        write_image_atomic(out, heatmap_overlay(to_uint8_rgb(frame), r.anomaly_map, threshold=0.5))
+        results.append({"image": str(path), "score": r.score, "normalized": r.normalized, "verdict": r.verdict,
+                        "threshold": r.threshold, "overlay": str(out)})  # fmt: skip
+        print(f"{r.verdict}  raw {r.score:.4f}  normalised {r.normalized:.3f}  {path}")
+    if args.json:
+        write_bytes_atomic(args.json, (json.dumps(results, indent=2) + "\n").encode())
+    if not results:
+        raise DraemError("no image could be read")
+    return 1 if failures else 0
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from draem_core.synth_preview import synth_grid
+
+    size = parse_size(args.size) or 256
+    hw = (size, size) if isinstance(size, int) else size
+    path = synth_grid(args.out, n=args.n, size=hw, anomaly_source=args.anomaly_source, images=args.images,
+                      seed=args.seed)  # fmt: skip
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_model_info(args: argparse.Namespace) -> int:
+    from draem_core.config import preset
+    from draem_core.flops import model_info
+    from draem_core.modelfile import load_model
+
+    if args.model:
+        model, meta = load_model(args.model)
+        info = model_info(meta.model)
+        info.update({"name": meta.name, "created": meta.created, "calibration": meta.calibration,
+                     "training": {k: v for k, v in meta.training.items() if not k.endswith("scores")}})  # fmt: skip
+    else:
+        info = model_info(preset(args.preset, parse_size(args.size)))
+    if args.json:
+        print(json.dumps(info, indent=2))
+    else:
+        for k, v in info.items():
+            print(f"{k:<12} {v}")
+    return 0
+
+
+def cmd_export_onnx(args: argparse.Namespace) -> int:
+    from draem_core.onnx_export import export_onnx
+
+    path = export_onnx(args.model, args.out)
+    print(f"wrote {path}")
+    return 0

@@ -1,0 +1,46 @@
+"""Starting the GUI: QApplication, organisation/application names, theme, torch threads, the window."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+import torch  # before any Qt import (WinError 1114 in frozen Windows builds otherwise)
+
+from app.paths import APP_NAME, ORG_NAME
+
+
+def reserve_gui_core() -> None:
+    """Leave one CPU core to the GUI thread when the model runs on the CPU."""
+    cores = os.cpu_count() or 1
+    if cores > 1 and not torch.cuda.is_available():
+        torch.set_num_threads(max(1, min(torch.get_num_threads(), cores - 1)))
+
+
+def run_gui(args: argparse.Namespace) -> int:
+    """Open the inspection window and run the event loop until it closes; returns the exit code."""
+    from PySide6.QtCore import QCoreApplication
+    from PySide6.QtWidgets import QApplication
+
+    from app.gui.main_window import MainWindow
+    from app.gui.startup import LaunchOptions
+    from app.gui.theme import apply_theme
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    reserve_gui_core()
+    QCoreApplication.setOrganizationName(ORG_NAME)
+    QCoreApplication.setApplicationName(APP_NAME)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    apply_theme(app)
+    options = LaunchOptions(
+        source=getattr(args, "source", None),
+        model=getattr(args, "model", None),
+        operator=True if getattr(args, "operator", False) else None,
+        fullscreen=bool(getattr(args, "fullscreen", False)),
+    )
+    window = MainWindow(options)
+    if not options.fullscreen:
+        window.show()
+    return app.exec()

@@ -1,0 +1,382 @@
+"""The operator's screen: live view with heatmap, a big OK/NG, counters, statistics, trend and controls.
+
+The window pulls: a ~30 Hz timer draws the session's newest result (frames are never pushed as
+signals) and a 4 Hz timer reads the statistics and follows the source's health. All state lives in
+:class:`~app.gui.session.InspectionSession`; actions are enabled from its state machine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QCoreApplication, QSettings, Qt, QTimer
+from PySide6.QtGui import QCloseEvent, QIcon
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMessageBox
+
+from app.gui.camera_panel import CameraPanel
+from app.gui.error_sink import ErrorSink, Notice
+from app.gui.feature_tree import FeatureTreePanel
+from app.gui.inspection_controls import InspectionControls
+from app.gui.layout import StationLayout
+from app.gui.modes import ModeSwitch
+from app.gui.presenter import banner_for, show_idle_verdict
+from app.gui.session import InspectionSession, SourceFactory
+from app.gui.settings import GuiSettings
+from app.gui.startup import LaunchOptions, choose_model, choose_source
+from app.gui.status import StatusView
+from app.gui.tasks import run_task
+from app.gui.window_actions import WindowActions
+from app.paths import APP_NAME, ORG_NAME, data_home, resources_dir
+from app.sources.base import Frame
+from app.state import AppState, AppStatus
+from draem_core.inspector import InspectionResult
+
+REFRESH_MS = 33  # live view redraw (~30 Hz), pulling the newest result
+STATS_MS = 250  # statistics, source health and banners
+TREND_EVERY = 3  # trend plot redrawn every Nth refresh (~10 Hz)
+
+
+def default_source_factory(spec: str):
+    from app.sources.factory import open_source
+
+    return open_source(spec)
+
+
+def default_discover():
+    from app.camera.discovery import discover
+
+    return discover()
+
+
+class MainWindow(QMainWindow):
+    """The live inspection window.
+
+    Args:
+        options: What to open (source, model, operator mode, full screen).
+        settings: The QSettings store (tests pass an ini file); default: the application's.
+        source_factory: Spec -> closed FrameSource (default ``app.sources.factory.open_source``).
+        discover: Lists cameras for the source panel (default: GenTL discovery); None: no search.
+        data_dir: Trace database, NG images and model registry (default ``data_home()``).
+        device: Where models run.
+    """
+
+    def __init__(
+        self,
+        options: LaunchOptions | None = None,
+        *,
+        settings: QSettings | None = None,
+        source_factory: SourceFactory = default_source_factory,
+        discover: Callable[[], object] | None = default_discover,
+        data_dir: Path | None = None,
+        device: str = "auto",
+    ) -> None:
+        super().__init__()
+        if not QCoreApplication.organizationName():
+            QCoreApplication.setOrganizationName(ORG_NAME)
+            QCoreApplication.setApplicationName(APP_NAME)
+        self.options = options or LaunchOptions()
+        self.settings = GuiSettings(settings if settings is not None else QSettings())
+        self.data_dir = Path(data_dir) if data_dir is not None else data_home()
+        self.errors = ErrorSink(self)
+        self.session = InspectionSession(errors=self.errors, source_factory=source_factory, data_dir=self.data_dir,
+                                         reject=self.settings.reject(), device=device, parent=self)  # fmt: skip
+        self.setWindowTitle("draem-inspect · live inspection")
+        icon = resources_dir() / "icons" / "draem-inspect.svg"
+        if icon.is_file():
+            self.setWindowIcon(QIcon(str(icon)))
+        self.station = StationLayout(self)
+        self.setCentralWidget(self.station)
+        self.status = StatusView(self.statusBar())
+        self._build_docks(discover)
+        self.modes = ModeSwitch(self, self.settings.store)
+        self.actions = WindowActions(self)
+        self._wire()
+        self._restore()
+        self._last_seq = -1
+        self._ticks = 0
+        self.refresh_timer = QTimer(self, interval=REFRESH_MS, timeout=self.refresh)
+        self.stats_timer = QTimer(self, interval=STATS_MS, timeout=self.update_stats)
+        self.refresh_timer.start()
+        self.stats_timer.start()
+        self._on_state(self.session.status())
+        if self.options.autostart:
+            QTimer.singleShot(0, self.start_up)
+
+    # --- construction ------------------------------------------------------------------------------
+
+    def _build_docks(self, discover: Callable[[], object] | None) -> None:
+        self.camera_panel = CameraPanel(errors=self.errors, discover=discover)
+        self.features = FeatureTreePanel(errors=self.errors)
+        self.controls = InspectionControls()
+        self.docks: list[QDockWidget] = []
+        for title, widget, area in (("Acquisition", self.camera_panel, Qt.DockWidgetArea.LeftDockWidgetArea),
+                                    ("Inspection", self.controls, Qt.DockWidgetArea.LeftDockWidgetArea),
+                                    ("Camera features", self.features, Qt.DockWidgetArea.LeftDockWidgetArea)):  # fmt: skip
+            dock = QDockWidget(title, self)
+            dock.setObjectName(f"dock-{title.lower().replace(' ', '-')}")
+            dock.setWidget(widget)
+            dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                             | QDockWidget.DockWidgetFeature.DockWidgetFloatable)  # fmt: skip
+            self.addDockWidget(area, dock)
+            self.docks.append(dock)
+        self.tabifyDockWidget(self.docks[0], self.docks[1])
+        self.tabifyDockWidget(self.docks[1], self.docks[2])
+        self.docks[0].raise_()
+        self.resizeDocks([self.docks[0]], [340], Qt.Orientation.Horizontal)
+
+    def _wire(self) -> None:
+        s = self.session
+        s.stateChanged.connect(self._on_state)
+        s.modelChanged.connect(self._on_model)
+        s.modelFailed.connect(lambda path, why: self.status.flash(f"model not loaded: {why}", error=True))
+        s.sourceChanged.connect(self._on_source)
+        self.errors.reported.connect(self._on_notice)
+        self.camera_panel.connectRequested.connect(self.connect_source)
+        self.camera_panel.disconnectRequested.connect(s.disconnect_source)
+        self.camera_panel.treeLoaded.connect(self.features.set_tree)
+        self.controls.thresholdChanged.connect(self.set_threshold)
+        self.station.trend.thresholdDragged.connect(self.set_threshold)
+        self.controls.overlayChanged.connect(self.set_overlay)
+        self.controls.roiToggled.connect(self.set_roi_enabled)
+        self.controls.roiResetRequested.connect(self.reset_roi)
+        self.controls.rejectChanged.connect(self.set_reject)
+        self.station.view.roiChanged.connect(self._roi_moved)
+        self.station.counters.resetRequested.connect(self.reset_counters)
+
+    def _restore(self) -> None:
+        st = self.settings
+        self.resize(1600, 1000)
+        st.restore_window(self)
+        overlay = st.overlay()
+        self.controls.set_overlay(overlay)
+        self.station.view.set_overlay(overlay)
+        self.controls.set_reject(st.reject())
+        self.camera_panel.select_spec(choose_source(self.options, st.source_spec()))
+        if st.roi_enabled():
+            self.controls.set_roi_enabled(True)
+            self.station.view.set_roi_enabled(True, st.roi())
+            self.session.set_roi(st.roi())
+        operator = self.options.operator if self.options.operator is not None else st.operator_mode()
+        self.modes.set_operator(operator)
+        if self.options.fullscreen:
+            self.showFullScreen()
+
+    # --- start-up, sources, models -----------------------------------------------------------------
+
+    def start_up(self) -> None:
+        """Load the model and open the source chosen by options and settings (both in the background)."""
+        model = choose_model(self.options, self.settings.model_path(), self.data_dir / "models")
+        if model is not None:
+            self.load_model(model)
+        else:
+            self.errors("model", f"no model found (the bundled demo model is missing at {resources_dir() / 'models'}); "
+                        "load one with Model ▸ Load model…")  # fmt: skip
+        self.connect_source(choose_source(self.options, self.settings.source_spec()))
+        self.camera_panel.refresh_devices()
+
+    def connect_selected(self) -> None:
+        spec = self.camera_panel.current_spec()
+        if spec:
+            self.connect_source(spec)
+        else:
+            self.camera_panel._connect_clicked()  # folder/video entries ask for the path first
+
+    def connect_source(self, spec: str) -> None:
+        """Open a source (``demo``, ``sim``, a serial, ``folder:...``, ``video:...``)."""
+        self.camera_panel.select_spec(spec)
+        self.settings.set_source_spec(spec)
+        self.session.connect_source(spec)
+
+    def load_model(self, path: str | Path) -> None:
+        """Load a model in the background and swap it in; the previous model stays if it fails."""
+        self.status.flash(f"loading model {Path(path).name} …")
+        self.session.load_model(Path(path))
+
+    def choose_model_file(self) -> None:
+        start = str(self.session.model_path.parent if self.session.model_path else self.data_dir)
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Load model", start, "draem-inspect models (*.safetensors)"
+        )
+        if path:
+            self.load_model(path)
+
+    def latest_frame(self) -> Frame | None:
+        """The newest frame (for the retrain wizard); never blocks."""
+        live = self.session.latest()
+        return live.frame if live is not None else None
+
+    def latest_result(self) -> InspectionResult | None:
+        """The newest verdict, None while not inspecting; never blocks."""
+        live = self.session.latest()
+        return live.result if live is not None else None
+
+    def camera_settings(self) -> dict:
+        """The camera's feature values as last read (for the wizard's capture records); never blocks."""
+        tree = self.features.tree_data
+        source = self.session.source
+        values = {n: f.value for n, f in tree.features.items() if f.streamable and f.readable} if tree else {}
+        return {"source": source.name if source is not None else "", "features": values}
+
+    def _on_model(self, path: Path) -> None:
+        self.settings.set_model_path(path)
+        saved = self.settings.threshold_for(path)
+        if saved is not None:
+            self.session.set_threshold(saved)
+        inspector = self.session.inspector
+        cal = inspector.calibration.threshold if inspector and inspector.calibration else None
+        current = saved if saved is not None else (inspector.threshold if inspector else None)
+        self.controls.set_model_threshold(cal, current)
+        self.station.trend.set_threshold(current)
+        self.station.model.show_model(inspector.meta if inspector else None, path)
+        self.station.trend.clear_history()
+        self.status.flash(f"model {inspector.meta.name if inspector else path.name} in use")
+        self._update_banner()
+
+    def _on_source(self, source) -> None:
+        self.camera_panel.set_source(source)
+        self.features.set_source(source)
+        if source is None:
+            self.station.view.clear()
+            self._last_seq = -1
+
+    # --- operator changes --------------------------------------------------------------------------
+
+    def set_threshold(self, raw: float | None) -> None:
+        """Apply and remember a threshold for the current model (None: back to calibrated)."""
+        inspector = self.session.inspector
+        if inspector is None:
+            return
+        self.session.set_threshold(raw)
+        if self.session.model_path is not None:
+            self.settings.set_threshold_for(self.session.model_path, raw)
+        value = (
+            raw if raw is not None else (inspector.calibration.threshold if inspector.calibration else 0.5)
+        )
+        self.controls.show_threshold(value)
+        self.station.trend.set_threshold(value)
+
+    def set_overlay(self, options) -> None:
+        self.station.view.set_overlay(options)
+        self.settings.set_overlay(options)
+
+    def set_roi_enabled(self, on: bool) -> None:
+        view = self.station.view
+        view.set_roi_enabled(on, self.settings.roi())
+        roi = view.current_roi() if on else None
+        self.session.set_roi(roi)
+        self.settings.set_roi_enabled(on)
+        if roi is not None:
+            self.settings.set_roi(roi)
+
+    def reset_roi(self) -> None:
+        if self.station.view.roi_enabled:
+            self.station.view.set_roi_enabled(True, None)
+            self._roi_moved(self.station.view.current_roi())
+
+    def _roi_moved(self, roi) -> None:
+        self.session.set_roi(roi)
+        self.settings.set_roi(roi)
+
+    def set_reject(self, config) -> None:
+        self.settings.set_reject(config)
+        self.session.set_reject_config(config)
+        self.status.flash("reject outputs applied")
+
+    def reset_counters(self) -> None:
+        self.session.reset_counters()
+        self.station.trend.clear_history()
+        self.update_stats()
+
+    def toggle_mode(self) -> None:
+        if self.modes.operator:
+            self.modes.request_engineer()
+        else:
+            self.modes.set_operator(True)
+
+    def toggle_fullscreen(self) -> None:
+        self.showNormal() if self.isFullScreen() else self.showFullScreen()
+
+    def apply_mode(self, operator: bool) -> None:
+        """Show or hide the engineering controls (called by :class:`ModeSwitch`)."""
+        for dock in self.docks:
+            dock.setVisible(not operator)
+        self.actions.set_operator(operator)
+        self.station.view.set_roi_editable(not operator)
+        self.station.trend.set_editable(not operator)
+        self.settings.set_operator_mode(operator)
+        self.status.set_mode(operator)
+
+    # --- timers ------------------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Draw the newest result if there is one (the ~30 Hz timer)."""
+        live = self.session.latest()
+        self._ticks += 1
+        if live is not None and live.seq != self._last_seq:
+            self._last_seq = live.seq
+            self.station.view.show_live(live)
+            if live.result is not None and self.session.state == AppState.INSPECTING:
+                self.station.verdict.show_result(live.result, live.frame.frame_id)
+                self.station.trend.add(live.result.score, live.result.is_ng)
+        if self._ticks % TREND_EVERY == 0:
+            self.station.trend.redraw()
+
+    def update_stats(self) -> None:
+        """Statistics, source health and banners (the 4 Hz timer)."""
+        stats = self.session.poll()
+        self.station.counters.show_stats(stats)
+        self.station.stats.show_stats(stats)
+        self._update_banner()
+
+    def _on_state(self, status: AppStatus) -> None:
+        machine = self.session.machine
+        self.actions.enable_from(machine.enabled)
+        self.camera_panel.set_actions(machine.enabled("connect"), machine.enabled("disconnect"))
+        self.status.set_state(status)
+        show_idle_verdict(self.station, self.session)
+        self._update_banner()
+
+    def _update_banner(self) -> None:
+        self.station.show_banner(*banner_for(self.session))
+
+    def _on_notice(self, notice: Notice) -> None:
+        self.status.flash(f"{notice.where}: {notice.message}", error=True)
+
+    # --- retrain, export, about, close -------------------------------------------------------------
+
+    def open_retrain_wizard(self) -> None:
+        """Open the retrain wizard (imported on first use) with the live window's callbacks."""
+        from app.gui.retrain_link import open_wizard
+
+        open_wizard(self)
+
+    def export_trace(self) -> None:
+        from app.gui.dialogs import TraceExportDialog
+        from app.trace import export_csv
+
+        dialog = TraceExportDialog(self)
+        if dialog.exec() != TraceExportDialog.DialogCode.Accepted:
+            return
+        start, end = dialog.time_range()
+        out, db = Path(dialog.out.text()), self.data_dir / "trace.sqlite"
+        if self.session.trace is not None:
+            self.session.trace.flush(0.0)  # queue a flush; the export reads what is committed
+        run_task(lambda: export_csv(db, out, start, end), lambda n: self.status.flash(f"exported {n} inspections to {out}"),
+                 lambda exc: self.errors("trace export", exc))  # fmt: skip
+
+    def about(self) -> None:
+        from draem_core.version import __version__
+
+        QMessageBox.about(self, "About draem-inspect", f"<b>draem-inspect</b> {__version__}<br>"
+                          "Visual inspection with DRAEM anomaly detection.<br>"
+                          f"Data folder: {self.data_dir}")  # fmt: skip
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        self.refresh_timer.stop()
+        self.stats_timer.stop()
+        self.settings.save_window(self)
+        self.settings.sync()
+        self.hide()
+        self.session.shutdown()
+        super().closeEvent(event)

@@ -1,0 +1,47 @@
+"""Opening the retrain wizard (another package, imported on first use) with the live window's callbacks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def open_wizard(window) -> object | None:
+    """Create and show ``app.wizard.RetrainWizard``; a clear message when it cannot be opened.
+
+    The wizard gets non-blocking callbacks only: the newest frame and verdict, the camera settings the
+    window already read, and ``deploy`` which swaps a model in between frames (keeping the previous one
+    when the new file is bad).
+    """
+    existing = getattr(window, "retrain_wizard", None)
+    if existing is not None and existing.isVisible():
+        existing.raise_()
+        existing.activateWindow()
+        return existing
+    try:
+        from app.registry import ModelRegistry
+        from app.retrain.plan import RetrainPlan
+        from app.wizard import RetrainWizard
+    except ImportError as exc:
+        window.errors("retrain", f"the retrain wizard is not available in this build ({exc})")
+        return None
+
+    def deploy(model_path: Path) -> None:
+        window.load_model(Path(model_path))
+
+    try:
+        wizard = RetrainWizard(
+            RetrainPlan(),
+            latest_frame=window.latest_frame,
+            latest_result=window.latest_result,
+            deploy=deploy,
+            registry=ModelRegistry(window.data_dir / "models"),
+            parent=window,
+            camera_settings=window.camera_settings,
+            datasets_root=window.data_dir / "datasets",
+        )
+    except Exception as exc:  # noqa: BLE001 - a wizard that cannot start must not take the station down
+        window.errors("retrain", exc)
+        return None
+    window.retrain_wizard = wizard  # keep a reference while it is open
+    wizard.show()
+    return wizard

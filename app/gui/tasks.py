@@ -1,0 +1,61 @@
+"""Running blocking calls (camera, disk, model loading) off the GUI thread, with the answer back on it.
+
+``run_task(fn, on_done, on_failed)`` runs ``fn`` on Qt's global thread pool; ``on_done(result)`` or
+``on_failed(exception)`` is then called on the GUI thread through a queued signal. The GUI thread never
+waits: it only ever receives the outcome.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+_alive: set[_Relay] = set()  # relays waiting for their task; kept referenced until the outcome arrives
+
+
+class _Relay(QObject):
+    """Lives on the GUI thread; signals emitted from the pool thread are queued to it."""
+
+    succeeded = Signal(object)
+    failed = Signal(object)
+
+
+class _Task(QRunnable):
+    def __init__(self, fn: Callable[[], object], relay: _Relay) -> None:
+        super().__init__()
+        self.fn, self.relay = fn, relay
+        self.setAutoDelete(True)
+
+    def run(self) -> None:
+        try:
+            result = self.fn()
+        except BaseException as exc:  # noqa: BLE001 - a worker never lets an exception escape
+            self.relay.failed.emit(exc)
+        else:
+            self.relay.succeeded.emit(result)
+
+
+def run_task(
+    fn: Callable[[], object],
+    on_done: Callable[[object], None] | None = None,
+    on_failed: Callable[[BaseException], None] | None = None,
+) -> None:
+    """Run ``fn()`` on a pool thread; report its result or exception on the GUI thread."""
+    relay = _Relay()
+    _alive.add(relay)
+
+    def finish(callback: Callable | None, value: object) -> None:
+        _alive.discard(relay)
+        relay.deleteLater()
+        if callback is not None:
+            callback(value)
+
+    relay.succeeded.connect(lambda value: finish(on_done, value))
+    relay.failed.connect(lambda exc: finish(on_failed, exc))
+    QThreadPool.globalInstance().start(_Task(fn, relay))
+
+
+def pending_tasks() -> int:
+    """Tasks whose outcome has not been delivered yet (tests wait for 0)."""
+    return len(_alive)

@@ -1,0 +1,86 @@
+"""The big OK/NG verdict with the score, readable from across the line."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout
+
+from app.gui.theme import IDLE_COLOR, NG_COLOR, OK_COLOR, WARN_COLOR
+from draem_core.inspector import InspectionResult
+
+STYLES = {  # verdict text -> background colour
+    "OK": OK_COLOR,
+    "NG": NG_COLOR,
+    "—": IDLE_COLOR,
+    "NO MODEL": IDLE_COLOR,
+    "PAUSED": IDLE_COLOR,
+    "NO SIGNAL": WARN_COLOR,
+}
+
+
+class VerdictPanel(QFrame):
+    """A coloured tile: the verdict in huge letters, the scores underneath."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("Verdict")
+        self.setMinimumSize(220, 150)
+        self.verdict = QLabel("—")
+        self.verdict.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.score = QLabel("")
+        self.score.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.detail = QLabel("")
+        self.detail.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 10, 12, 10)
+        layout.setSpacing(2)
+        layout.addWidget(self.verdict, 1)
+        layout.addWidget(self.score)
+        layout.addWidget(self.detail)
+        self.text = "—"
+        self._fit_fonts()
+        self._paint("—")
+
+    def show_result(self, result: InspectionResult | None, frame_id: int | None = None) -> None:
+        """Show a verdict; None shows a dash."""
+        if result is None:
+            self.show_message("—")
+            return
+        self._paint(result.verdict)
+        self.score.setText(f"score {result.normalized:.2f}")
+        frame = f"#{frame_id}  ·  " if frame_id is not None else ""
+        self.detail.setText(f"{frame}raw {result.score:.4f}  ·  thr {result.threshold:.4f}")
+
+    def show_message(self, text: str, detail: str = "") -> None:
+        """A state instead of a verdict: "NO MODEL", "PAUSED", "NO SIGNAL" or "—"."""
+        self._paint(text)
+        self.score.setText(detail)
+        self.detail.setText("")
+
+    def _paint(self, text: str) -> None:
+        if text == self.text and self.verdict.text() == text:
+            return
+        self.text = text
+        self.verdict.setText(text)
+        color = STYLES.get(text, IDLE_COLOR)
+        self.setStyleSheet(
+            f"QFrame#Verdict {{ background: {color}; border-radius: 10px; border: 1px solid rgba(255,255,255,40); }}"
+            " QLabel { background: transparent; color: #ffffff; }"
+        )
+        self._fit_fonts()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._fit_fonts()
+
+    def _fit_fonts(self) -> None:
+        """Scale the verdict with the tile: long words ("NO MODEL") get a smaller size than "OK".
+
+        Sizes go through style sheets: the application style sheet's font size would override setFont.
+        """
+        h, w = max(self.height(), 120), max(self.width(), 200)
+        chars = max(len(self.verdict.text()), 2)
+        size = max(14, min(int(h * 0.5), int(w * 1.3 / chars)))
+        self.verdict.setStyleSheet(f"font-size: {size}px; font-weight: 800; letter-spacing: 2px;")
+        self.score.setStyleSheet(f"font-size: {max(13, int(h * 0.09))}px; font-weight: 700;")
+        self.detail.setStyleSheet(f"font-size: {max(11, min(int(h * 0.05), int(w / 26)))}px; color: rgba(255, 255, 255, 200);")

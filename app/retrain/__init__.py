@@ -1,0 +1,1 @@
+"""Retraining without Qt: the plan, dataset collection, the training process, ETA and evaluation."""

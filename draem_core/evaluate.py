@@ -1,0 +1,103 @@
+"""Evaluation of a model on a labelled test set: metrics at model resolution, plots, worst cases."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from draem_core.dataset import TestItem, item_mask, test_items
+from draem_core.errors import DatasetError, ImageReadError
+from draem_core.imageio import read_image, to_uint8_rgb
+from draem_core.inspector import Inspector
+from draem_core.metrics import EvalReport, evaluate_scores
+from draem_core.processing import frames_to_uint8, maps_to_size
+
+
+@dataclass(frozen=True)
+class ScoredItem:
+    item: TestItem
+    score: float
+    anomaly_map: np.ndarray  # (H, W) at model resolution
+
+
+def score_items(
+    inspector: Inspector,
+    items: list[TestItem],
+    batch: int = 8,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[list[ScoredItem], list[tuple[str, str]]]:
+    """Raw scores and model-resolution maps of test images; unreadable images are returned, not dropped."""
+    scored, skipped = [], []
+    for start in range(0, len(items), batch):
+        chunk, frames = [], []
+        for it in items[start : start + batch]:
+            try:
+                frames.append(read_image(it.path))
+                chunk.append(it)
+            except ImageReadError as exc:
+                skipped.append((str(it.path), exc.reason))
+        if chunk:
+            maps, scores = _predict(inspector, frames)
+            scored += [ScoredItem(it, float(s), m) for it, s, m in zip(chunk, scores, maps, strict=True)]
+        if progress:
+            progress(min(start + batch, len(items)), len(items))
+    return scored, skipped
+
+
+def _predict(inspector: Inspector, frames: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    tensors = frames_to_uint8(frames, inspector.device)
+    maps, scores = [], []
+    for t in tensors:  # images may differ in size; each is resized to the model size anyway
+        m, s = inspector.predict_tensor(t[None])
+        maps.append(maps_to_size(m, inspector.size)[0].float().cpu().numpy())
+        scores.append(float(s[0]))
+    return np.stack(maps), np.asarray(scores)
+
+
+def evaluate(inspector: Inspector, root: str | Path, threshold: float | None = None) -> tuple[EvalReport, list[ScoredItem], list]:
+    """Metrics of a model on ``root`` (MVTec layout). ``threshold`` defaults to the model's calibrated one."""
+    items = test_items(root)
+    scored, skipped = score_items(inspector, items)
+    if not scored:
+        raise DatasetError(root, "no readable test images")
+    size = inspector.size
+    masks = [item_mask(s.item, size) for s in scored]
+    have_masks = all(m is not None for m in masks) and any(s.item.label for s in scored)
+    report = evaluate_scores(
+        [s.item.label for s in scored], [s.score for s in scored],
+        threshold=inspector.threshold if threshold is None else threshold,
+        masks=masks if have_masks else None, maps=[s.anomaly_map for s in scored] if have_masks else None,
+    )  # fmt: skip
+    return report, scored, skipped
+
+
+def write_plots(report: EvalReport, scored: list[ScoredItem], out_dir: str | Path, worst: int = 12) -> list[Path]:
+    """ROC, score histogram with the threshold, and contact sheets of the worst good and defective images."""
+    from draem_core.plots import contact_sheet, plot_roc, plot_score_histogram
+
+    out = Path(out_dir)
+    labels = [s.item.label for s in scored]
+    scores = [s.score for s in scored]
+    good = [s.score for s in scored if s.item.label == 0]
+    bad = [s.score for s in scored if s.item.label == 1]
+    paths = []
+    if good and bad:
+        paths.append(plot_roc(labels, scores, out / "roc.png"))
+    paths.append(plot_score_histogram(good, bad or None, report.threshold, out / "histogram.png"))
+    for label, name in ((0, "worst_good.png"), (1, "worst_defects.png")):
+        group = sorted((s for s in scored if s.item.label == label), key=lambda s: -s.score)[:worst]
+        if group:
+            items = [(_thumb(s.item.path, s.anomaly_map.shape), s.anomaly_map,
+                      f"{s.item.defect_type}/{s.item.path.name} {s.score:.3f}") for s in group]  # fmt: skip
+            paths.append(contact_sheet(items, out / name, scores=[s.score for s in group], threshold=0.5))
+    return paths
+
+
+def _thumb(path: Path, shape: tuple[int, int]) -> np.ndarray:
+    import cv2
+
+    image = to_uint8_rgb(read_image(path))
+    return cv2.resize(image, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+

@@ -1,0 +1,120 @@
+"""Inspection of frames with a trained model: anomaly map, raw and normalised score, verdict.
+
+The app, ``predict``, ``eval`` and the self-test all go through :class:`Inspector`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from draem_core.calibration import Calibration, normalise
+from draem_core.device import resolve_device
+from draem_core.model import DraemModel
+from draem_core.modelfile import ModelMetadata, load_model
+from draem_core.processing import anomaly_map, frames_to_uint8, image_score, maps_to_size, resize_to_model
+
+Roi = tuple[int, int, int, int]  # x, y, width, height in frame pixels
+
+
+@dataclass(frozen=True)
+class InspectionResult:
+    """The judgement of one frame."""
+
+    anomaly_map: np.ndarray  # (H, W) float32 in [0, 1] at frame size (zero outside the ROI)
+    score: float  # raw score: max of the 21x21 mean-filtered map at model resolution
+    normalized: float  # calibrated: the threshold maps to 0.5
+    threshold: float  # raw threshold used for the verdict
+    is_ng: bool
+    roi: Roi | None
+
+    @property
+    def verdict(self) -> str:
+        return "NG" if self.is_ng else "OK"
+
+
+class Inspector:
+    """Runs a DRAEM model on frames. Thread-compatible: use one Inspector per worker thread."""
+
+    def __init__(self, model: DraemModel, meta: ModelMetadata, device: str | torch.device = "auto") -> None:
+        self.device = resolve_device(device) if isinstance(device, str) else device
+        self.model = model.to(self.device).eval()
+        self.meta = meta
+        self.size = (meta.model.image_height, meta.model.image_width)
+        self.calibration = Calibration.from_dict(meta.calibration) if meta.calibration else None
+        self.threshold = self.calibration.threshold if self.calibration else 0.5
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True
+            self.model = self.model.to(memory_format=torch.channels_last)
+
+    @classmethod
+    def from_file(cls, path: str | Path, device: str = "auto") -> Inspector:
+        dev = resolve_device(device)
+        model, meta = load_model(path, dev)
+        return cls(model, meta, dev)
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    @torch.inference_mode()
+    def predict_tensor(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``images (B, 3, h, w)`` uint8 or float on the device -> maps ``(B, H, W)`` at model size, scores ``(B,)``."""
+        x = resize_to_model(images.to(self.device), self.size)
+        if self.device.type == "cuda":
+            x = x.contiguous(memory_format=torch.channels_last)
+        with self._autocast():
+            logits = self.model(x).logits
+        maps = anomaly_map(logits)
+        return maps, image_score(maps)
+
+    def normalise(self, raw: float) -> float:
+        """Normalised score: the active threshold (calibrated, or as the operator set it) maps to 0.5."""
+        return float(normalise(raw, self.threshold))
+
+    def inspect(self, frame: np.ndarray, roi: Roi | None = None) -> InspectionResult:
+        return self.inspect_batch([frame], roi)[0]
+
+    def inspect_batch(self, frames: Sequence[np.ndarray], roi: Roi | None = None) -> list[InspectionResult]:
+        """Judge frames of the same size (or any sizes, batched per size) and return maps at frame size."""
+        crops = [_crop(f, roi) for f in frames]
+        results: list[InspectionResult | None] = [None] * len(frames)
+        by_shape: dict[tuple, list[int]] = {}
+        for i, c in enumerate(crops):
+            by_shape.setdefault(c.shape[:2], []).append(i)
+        for shape, idx in by_shape.items():
+            batch = torch.stack(frames_to_uint8([crops[i] for i in idx], self.device))
+            maps, scores = self.predict_tensor(batch)
+            full = maps_to_size(maps, shape).float().cpu().numpy()
+            for j, i in enumerate(idx):
+                results[i] = self._result(frames[i], full[j], float(scores[j]), roi)
+        return results  # type: ignore[return-value]
+
+    def _result(self, frame: np.ndarray, crop_map: np.ndarray, score: float, roi: Roi | None) -> InspectionResult:
+        if roi is None:
+            amap = crop_map
+        else:
+            amap = np.zeros(frame.shape[:2], np.float32)
+            x, y, w, h = _clip_roi(frame, roi)
+            amap[y : y + h, x : x + w] = crop_map
+        return InspectionResult(amap, score, self.normalise(score), self.threshold, score >= self.threshold, roi)
+
+
+def _clip_roi(frame: np.ndarray, roi: Roi) -> Roi:
+    fh, fw = frame.shape[:2]
+    x, y, w, h = (int(v) for v in roi)
+    x, y = min(max(x, 0), fw - 1), min(max(y, 0), fh - 1)
+    return x, y, max(1, min(w, fw - x)), max(1, min(h, fh - y))
+
+
+def _crop(frame: np.ndarray, roi: Roi | None) -> np.ndarray:
+    if roi is None:
+        return frame
+    x, y, w, h = _clip_roi(frame, roi)
+    return frame[y : y + h, x : x + w]

@@ -1,0 +1,73 @@
+"""Good images for training: the held-out split, loading into memory at model size, the dataset fingerprint."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from draem_core.imageio import read_image
+from draem_core.errors import ImageReadError
+from draem_core.processing import frames_to_uint8, resize_to_model
+
+
+@dataclass
+class TrainingImages:
+    """Training and held-out images as uint8 tensors ``(N, 3, H, W)`` at model size (on the CPU)."""
+
+    train: torch.Tensor
+    holdout: torch.Tensor
+    train_paths: list[Path]
+    holdout_paths: list[Path]
+
+    def batch(self, n: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
+        """``n`` random training images as float ``(n, 3, H, W)`` in [0, 1] on ``device``."""
+        idx = torch.randint(0, self.train.shape[0], (n,), generator=generator, device=generator.device).cpu()
+        return self.train[idx].to(device, non_blocking=True).float() / 255.0
+
+
+def split_holdout(paths: list[Path], fraction: float, minimum: int, seed: int) -> tuple[list[Path], list[Path]]:
+    """Deterministic split: ``round(fraction * n)`` (at least ``minimum``) held out, if at least 3x that remain."""
+    paths = sorted(paths)
+    n_hold = max(minimum, round(fraction * len(paths))) if fraction > 0 else 0
+    if len(paths) < 3 * n_hold or n_hold == 0:
+        return paths, []
+    order = np.random.default_rng(seed).permutation(len(paths))
+    hold = sorted(paths[i] for i in order[:n_hold])
+    return [p for p in paths if p not in set(hold)], hold
+
+
+def _load(paths: list[Path], size: tuple[int, int]) -> tuple[torch.Tensor, list[Path], list[tuple[str, str]]]:
+    out, kept, skipped = [], [], []
+    for p in paths:
+        try:
+            image = read_image(p)
+        except ImageReadError as exc:
+            skipped.append((str(p), exc.reason))
+            continue
+        x = resize_to_model(frames_to_uint8([image], "cpu")[0][None], size)
+        out.append((x * 255).round().byte()[0])
+        kept.append(p)
+    empty = torch.zeros((0, 3, *size), dtype=torch.uint8)
+    return (torch.stack(out) if out else empty), kept, skipped
+
+
+def load_training_images(
+    train_paths: list[Path], holdout_paths: list[Path], size: tuple[int, int]
+) -> tuple[TrainingImages, list[tuple[str, str]]]:
+    """Read and resize all images; unreadable ones are returned as ``(path, reason)``, not dropped silently."""
+    train, train_kept, skipped = _load(train_paths, size)
+    hold, hold_kept, skipped_h = _load(holdout_paths, size)
+    return TrainingImages(train, hold, train_kept, hold_kept), skipped + skipped_h
+
+
+def fingerprint(paths: list[Path]) -> str:
+    """sha256 over the file names and bytes of the images, in name order."""
+    h = hashlib.sha256()
+    for p in sorted(paths, key=lambda q: q.name):
+        h.update(p.name.encode())
+        h.update(hashlib.sha256(p.read_bytes()).digest())
+    return h.hexdigest()

@@ -1,0 +1,83 @@
+"""The shared-memory ring: latest-frame semantics, metadata, counters, no torn frames across processes."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+
+import numpy as np
+import pytest
+
+from app.camera.shm_ring import ShmRing
+
+
+@pytest.fixture
+def ring():
+    ring = ShmRing.create(slots=3, capacity=64 * 64 * 3 * 2)
+    yield ring
+    ring.close()
+
+
+def test_latest_frame_semantics_and_metadata(ring):
+    assert ring.read_latest() is None
+    for i in range(5):
+        image = np.full((4, 5, 3), i, np.uint8)
+        assert (
+            ring.write(image, frame_id=100 + i, timestamp=1.5 + i, device_timestamp=7 * i, incomplete=i == 4)
+            == i + 1
+        )
+    frame = ring.read_latest()
+    assert (
+        frame.seq == 5 and frame.frame_id == 104 and frame.timestamp == 5.5 and frame.device_timestamp == 28
+    )
+    assert frame.incomplete
+    np.testing.assert_array_equal(frame.image, np.full((4, 5, 3), 4, np.uint8))
+    assert ring.read_latest(after=5) is None  # nothing newer
+
+
+def test_uint16_mono_and_too_big(ring):
+    image = np.arange(30 * 20, dtype=np.uint16).reshape(30, 20) * 7
+    seq = ring.write(image, frame_id=1, timestamp=0.0)
+    np.testing.assert_array_equal(ring.read_latest().image, image)
+    assert ring.write(np.zeros((100, 100, 3), np.uint16), frame_id=2, timestamp=0.0) == 0
+    assert ring.counters().latest == seq
+
+
+def test_counters_round_trip(ring):
+    ring.publish_counters(received=10, incomplete=2, lost=3, fps=19.5, heartbeat=123.25)
+    c = ring.counters()
+    assert (c.received, c.incomplete, c.lost, c.fps, c.heartbeat) == (10, 2, 3, 19.5, 123.25)
+
+
+def test_attach_rejects_foreign_memory():
+    from multiprocessing import shared_memory
+
+    shm = shared_memory.SharedMemory(create=True, size=256)
+    try:
+        with pytest.raises(ValueError, match="not a frame ring"):
+            ShmRing.attach(shm.name)
+    finally:
+        shm.close()
+        shm.unlink()
+
+
+def _writer(name: str, count: int) -> None:
+    ring = ShmRing.attach(name)
+    for i in range(1, count + 1):
+        ring.write(np.full((48, 64), i % 251, np.uint8), frame_id=i, timestamp=float(i))
+    ring.close()
+
+
+def test_reader_never_sees_torn_frame_from_other_process(ring):
+    proc = mp.get_context("spawn").Process(target=_writer, args=(ring.name, 3000))
+    proc.start()
+    last, seen = 0, 0
+    while proc.is_alive() or ring.counters().latest > last:
+        frame = ring.read_latest(after=last)
+        if frame is None:
+            continue
+        assert frame.seq > last
+        assert frame.image.min() == frame.image.max() == frame.frame_id % 251  # one frame, not a mix
+        last, seen = frame.seq, seen + 1
+    proc.join(10)
+    assert proc.exitcode == 0
+    assert last == 3000 and seen > 1

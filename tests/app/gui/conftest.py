@@ -1,0 +1,84 @@
+"""Fixtures for the window tests: a QSettings file per test, real image folders, a source whose link can be pulled."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from app.sources.base import Frame, SourceState, SourceStats
+from app.sources.factory import open_source
+from app.sources.folder import FolderSource, FolderSourceConfig
+
+
+class LosableFolder(FolderSource):
+    """A real folder source whose connection the test pulls (``lost = True``) and restores."""
+
+    def __init__(self, config: FolderSourceConfig) -> None:
+        super().__init__(config)
+        self.lost = False
+
+    def wait_latest(self, timeout: float) -> Frame | None:
+        if self.lost:
+            time.sleep(timeout)
+            return None
+        return super().wait_latest(timeout)
+
+    def stats(self) -> SourceStats:
+        if self.lost:
+            return SourceStats(state=SourceState.RECONNECTING, last_error="link down")
+        return super().stats()
+
+
+@pytest.fixture()
+def image_folder(tmp_path: Path, good_paths: list[Path]) -> Path:
+    folder = tmp_path / "line1"
+    folder.mkdir()
+    for p in good_paths[:3]:
+        shutil.copy(p, folder / p.name)
+    return folder
+
+
+@pytest.fixture()
+def settings_file(tmp_path: Path) -> Path:
+    return tmp_path / "settings.ini"
+
+
+@pytest.fixture()
+def make_window(qtbot, tmp_path: Path, settings_file: Path, tiny_model: Path):
+    """``make_window(source=..., model=..., **options)`` -> a shown MainWindow (closed at teardown).
+
+    ``source="lossy:<folder>"`` gives a :class:`LosableFolder` (kept in ``window.test_sources``);
+    other specs go through the real ``open_source``.
+    """
+    from PySide6.QtCore import QSettings
+
+    from app.gui.main_window import MainWindow
+    from app.gui.startup import LaunchOptions
+
+    def factory(sources: list):
+        def open_spec(spec: str):
+            if spec.startswith("lossy:"):
+                source = LosableFolder(FolderSourceConfig(path=spec[6:], fps=15.0))
+            else:
+                source = open_source(spec, fps=15.0) if spec.startswith("folder:") else open_source(spec)
+            sources.append(source)
+            return source
+
+        return open_spec
+
+    def make(source: str | None = None, model: Path | None = tiny_model, **options):
+        sources: list = []
+        settings = QSettings(str(settings_file), QSettings.Format.IniFormat)
+        window = MainWindow(LaunchOptions(source=source, model=model, **options), settings=settings,
+                            source_factory=factory(sources), discover=None, data_dir=tmp_path / "data",
+                            device="cpu")  # fmt: skip
+        window.test_sources = sources
+        qtbot.addWidget(window)
+        window.resize(1400, 900)
+        window.show()
+        return window
+
+    return make

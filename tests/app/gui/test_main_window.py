@@ -1,0 +1,168 @@
+"""The live inspection window, offscreen, with real sources, a real model and a real trace."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.ng_store import FRAME_SUFFIX
+from app.state import AppState
+
+pytestmark = pytest.mark.gui
+WAIT = 20_000  # ms; generous for a loaded 2-core CI machine
+
+
+def inspecting(window) -> bool:
+    return window.session.state == AppState.INSPECTING and window.session.stats().inspected >= 2
+
+
+def test_folder_frames_reach_the_verdict_the_trace_and_ng_images(qtbot, make_window, image_folder: Path) -> None:
+    window = make_window(source=f"folder:{image_folder}")
+    qtbot.waitUntil(lambda: inspecting(window), timeout=WAIT)
+    station = window.station
+    qtbot.waitUntil(lambda: station.verdict.text == "OK", timeout=WAIT)
+    assert station.counters.inspected.value.text() != "–"
+    frame = window.latest_frame()
+    assert station.view.frame_item.image.shape == frame.image.shape  # the real frame is on screen
+    assert station.view.heat_item.image.shape == frame.image.shape[:2]
+    assert station.model.name.text() == window.session.inspector.meta.name
+
+    score = window.latest_result().score
+    window.controls.spin.setValue(round(score * 0.5, 4))  # the engineer raises the sensitivity
+    qtbot.waitUntil(lambda: station.verdict.text == "NG", timeout=WAIT)
+    assert window.latest_result().is_ng
+    assert "NG" in station.verdict.verdict.text()
+    ng_folder = window.data_dir / "ng_images"
+    qtbot.waitUntil(lambda: any(ng_folder.glob(f"*{FRAME_SUFFIX}")), timeout=WAIT)
+    qtbot.waitUntil(lambda: station.trend.ng and station.trend.ng[-1], timeout=WAIT)
+
+    window.session.trace.flush()
+    db = sqlite3.connect(window.data_dir / "trace.sqlite")
+    verdicts = {v for (v,) in db.execute("SELECT DISTINCT verdict FROM inspections")}
+    assert verdicts == {"OK", "NG"}
+    db.close()
+
+
+def test_demo_line_out_of_the_box(qtbot, make_window) -> None:
+    window = make_window()  # no source given, nothing in the settings: the demo line
+    qtbot.waitUntil(lambda: inspecting(window), timeout=WAIT)
+    assert window.session.source.name == "demo-line"
+    assert window.camera_panel.current_spec() == "demo"
+    assert window.latest_frame().label is not None  # demo frames carry their ground truth
+    qtbot.waitUntil(lambda: window.station.verdict.text in ("OK", "NG"), timeout=WAIT)
+
+
+def test_without_any_model_frames_show_with_a_clear_message(qtbot, make_window, image_folder, monkeypatch) -> None:
+    monkeypatch.setattr("app.gui.startup.bundled_model", lambda: Path("/nonexistent/demo.safetensors"))
+    window = make_window(source=f"folder:{image_folder}", model=None)
+    qtbot.waitUntil(lambda: window.session.state == AppState.LIVE and window.latest_frame() is not None, timeout=WAIT)
+    assert window.station.verdict.text == "NO MODEL"
+    assert "No model loaded" in window.station.banner_text
+    assert "no model found" in window.status.last_error
+    assert not window.actions.by_name["start_inspection"].isEnabled() or window.session.inspector is None
+
+
+def test_corrupt_model_keeps_the_previous_one(qtbot, make_window, image_folder, tiny_model, tmp_path) -> None:
+    window = make_window(source=f"folder:{image_folder}")
+    qtbot.waitUntil(lambda: inspecting(window), timeout=WAIT)
+    before = window.session.inspector
+    corrupt = tmp_path / "broken.safetensors"
+    corrupt.write_bytes(b"\x00" * 64)
+    window.load_model(corrupt)
+    qtbot.waitUntil(lambda: "broken.safetensors" in window.status.last_error, timeout=WAIT)
+    assert window.session.inspector is before and window.session.model_path == tiny_model
+    done = window.session.stats().inspected
+    qtbot.waitUntil(lambda: window.session.stats().inspected > done, timeout=WAIT)  # still inspecting
+    assert window.session.state == AppState.INSPECTING
+    assert window.settings.model_path() == tiny_model  # the bad file is not remembered
+
+
+def test_missing_model_at_start_is_reported(qtbot, make_window, image_folder, tmp_path) -> None:
+    missing = tmp_path / "gone.safetensors"
+    window = make_window(source=f"folder:{image_folder}", model=missing)
+    qtbot.waitUntil(lambda: str(missing) in window.status.last_error, timeout=WAIT)
+    qtbot.waitUntil(lambda: window.session.state == AppState.LIVE, timeout=WAIT)
+    assert window.station.verdict.text == "NO MODEL"
+
+
+def test_losing_the_source_shows_reconnecting_and_recovers(qtbot, make_window, image_folder) -> None:
+    window = make_window(source=f"lossy:{image_folder}")
+    qtbot.waitUntil(lambda: inspecting(window), timeout=WAIT)
+    source = window.test_sources[-1]
+    source.lost = True
+    qtbot.waitUntil(lambda: window.session.state == AppState.RECONNECTING, timeout=WAIT)
+    assert "reconnecting" in window.station.banner_text and "link down" in window.station.banner_text
+    assert window.station.verdict.text == "NO SIGNAL"
+    assert window.status.badge.text() == "RECONNECTING"
+    source.lost = False
+    qtbot.waitUntil(lambda: window.session.state == AppState.INSPECTING, timeout=WAIT)
+    assert window.station.banner_text == ""
+    done = window.session.stats().inspected
+    qtbot.waitUntil(lambda: window.session.stats().inspected > done, timeout=WAIT)
+
+
+def test_no_camera_is_an_error_state_not_a_crash(qtbot, make_window, image_folder, tmp_path) -> None:
+    missing = tmp_path / "no-such-folder"
+    window = make_window(source=f"folder:{missing}")
+    qtbot.waitUntil(lambda: window.session.state == AppState.ERROR, timeout=WAIT)
+    assert str(missing) in window.station.banner_text and "does not exist" in window.station.banner_text
+    assert window.actions.by_name["connect"].isEnabled()
+    assert not window.actions.by_name["start_inspection"].isEnabled()
+    window.connect_source(f"folder:{image_folder}")  # the user picks another source
+    qtbot.waitUntil(lambda: inspecting(window), timeout=WAIT)
+
+
+def test_disk_full_pauses_ng_images_and_inspection_goes_on(qtbot, make_window, image_folder, tmp_path) -> None:
+    import errno
+
+    from app.ng_store import NgStore, NgStoreConfig
+
+    def full_disk(path, image):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    window = make_window(source=f"folder:{image_folder}", autostart=False)
+    window.session.ng_store = NgStore(NgStoreConfig(tmp_path / "ng", retry_after_s=600), write=full_disk,
+                                      on_error=window.errors)  # fmt: skip
+    window.start_up()
+    qtbot.waitUntil(lambda: inspecting(window), timeout=WAIT)
+    window.set_threshold(window.latest_result().score * 0.5)  # every part NG: each wants an image
+    qtbot.waitUntil(lambda: "disk full" in window.station.banner_text, timeout=WAIT)
+    assert "inspection continues" in window.station.banner_text
+    done = window.session.stats().inspected
+    qtbot.waitUntil(lambda: window.session.stats().inspected > done + 1, timeout=WAIT)
+    assert window.session.state == AppState.INSPECTING
+
+
+def test_engineer_roi_limits_the_inspected_region(qtbot, make_window, image_folder) -> None:
+    window = make_window(source=f"folder:{image_folder}")
+    qtbot.waitUntil(lambda: inspecting(window), timeout=WAIT)
+    window.controls.roi_check.setChecked(True)
+    roi = window.station.view.current_roi()
+    assert roi is not None and window.session.roi == roi
+    qtbot.waitUntil(lambda: window.latest_result() is not None and window.latest_result().roi == roi, timeout=WAIT)
+    amap = window.latest_result().anomaly_map
+    x, y, w, h = roi
+    assert np.all(amap[:y] == 0) and amap[y : y + h, x : x + w].min() > 0
+
+
+def test_retrain_action_opens_the_wizard_with_the_window_callbacks(qtbot, make_window, image_folder) -> None:
+    window = make_window(source=f"folder:{image_folder}")
+    qtbot.waitUntil(lambda: inspecting(window), timeout=WAIT)
+    window.actions.by_name["retrain"].trigger()
+    wizard = getattr(window, "retrain_wizard", None)
+    assert wizard is not None and wizard.isVisible(), window.status.last_error
+    assert wizard.ctx.latest_frame() is not None
+    wizard.close()
+
+
+def test_gui_command_is_registered(capsys) -> None:
+    from app.cli.main import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["gui", "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "--source" in out and "--operator" in out and "--fullscreen" in out and "--model" in out

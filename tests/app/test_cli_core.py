@@ -1,0 +1,143 @@
+"""The model commands' contract: outputs, JSON keys, and one-line errors with a non-zero exit."""
+
+import json
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+
+from app.cli.main import main
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_model_info_json(capsys):
+    code, out, _ = run(capsys, "model-info", "--preset", "paper", "--json")
+    info = json.loads(out)
+    assert code == 0 and info["params"] == 97_422_725 and info["gflops"] == pytest.approx(396, rel=0.01)
+
+
+def test_model_info_of_a_file(capsys, tiny_model):
+    code, out, _ = run(capsys, "model-info", "--model", tiny_model, "--json")
+    info = json.loads(out)
+    assert code == 0 and info["preset"] == "micro" and info["calibration"]["threshold"] > 0
+
+
+@pytest.fixture(scope="module")
+def small_mvtec(tmp_path_factory, ball_screw):
+    """A tiny real test set: 3 good and 3 pitting images with masks."""
+    root = tmp_path_factory.mktemp("bs")
+    for sub, n in (("test/good", 3), ("test/pitting", 3)):
+        (root / sub).mkdir(parents=True)
+        for p in sorted((ball_screw / sub).glob("*.jpg"))[:n]:
+            shutil.copy(p, root / sub / p.name)
+            if sub.endswith("pitting"):
+                (root / "ground_truth/pitting").mkdir(parents=True, exist_ok=True)
+                shutil.copy(ball_screw / "ground_truth/pitting" / f"{p.stem}_mask.png", root / "ground_truth/pitting")
+    return root
+
+
+def test_eval_writes_json_with_the_contract_keys_and_plots(capsys, tiny_model, small_mvtec, tmp_path):
+    code, out, _ = run(capsys, "eval", small_mvtec, "--model", tiny_model, "--json", tmp_path / "m.json",
+                       "--plots", tmp_path / "plots")
+    assert code == 0 and "image_auroc" in out
+    doc = json.loads((tmp_path / "m.json").read_text())
+    keys = {"image_auroc", "pixel_auroc", "pixel_ap", "aupro", "threshold", "false_reject_rate", "escape_rate",
+            "n_good", "n_defect"}
+    assert keys <= set(doc) and doc["n_good"] == 3 and doc["n_defect"] == 3
+    assert 0 <= doc["pixel_auroc"] <= 1
+    for name in ("roc.png", "histogram.png", "worst_good.png", "worst_defects.png"):
+        assert cv2.imread(str(tmp_path / "plots" / name)) is not None, name
+
+
+def test_predict_writes_overlays_and_json(capsys, tiny_model, good_paths, tmp_path):
+    code, out, _ = run(capsys, "predict", good_paths[0], good_paths[1], "--model", tiny_model,
+                       "--out", tmp_path / "o", "--json", tmp_path / "p.json")
+    assert code == 0
+    rows = json.loads((tmp_path / "p.json").read_text())
+    assert [r["verdict"] in ("OK", "NG") for r in rows] == [True, True]
+    overlay = cv2.imread(rows[0]["overlay"])
+    assert overlay.shape[:2] == cv2.imread(str(good_paths[0])).shape[:2]
+
+
+def test_synth_grid(capsys, tmp_path, good_paths):
+    code, _, _ = run(capsys, "synth", "--out", tmp_path / "s.png", "--n", 4, "--images", good_paths[0].parent,
+                     "--size", "64")
+    image = cv2.imread(str(tmp_path / "s.png"))
+    assert code == 0 and image.shape == (3 * 64, 4 * 64, 3)
+
+
+def test_export_onnx(capsys, tiny_model, tmp_path):
+    pytest.importorskip("onnx")
+    code, _, _ = run(capsys, "export-onnx", "--model", tiny_model, "--out", tmp_path / "m.onnx")
+    import onnx
+
+    graph = onnx.load(str(tmp_path / "m.onnx")).graph
+    assert code == 0 and [o.name for o in graph.output] == ["anomaly_map", "score"]
+
+
+# --- bad input: one line, non-zero exit, nothing half-written ---------------------------------------------
+
+def _one_line_error(code, err, *needles):
+    assert code != 0
+    lines = [line for line in err.strip().splitlines() if line]
+    assert len(lines) == 1, err
+    for n in needles:
+        assert str(n) in lines[0]
+
+
+def test_train_missing_folder(capsys, tmp_path):
+    code, _, err = run(capsys, "train", tmp_path / "nope", "--out", tmp_path / "m.safetensors", "--steps", 1)
+    _one_line_error(code, err, tmp_path / "nope", "does not exist")
+    assert not (tmp_path / "m.safetensors").exists()
+
+
+def test_train_empty_folder(capsys, tmp_path):
+    (tmp_path / "empty").mkdir()
+    code, _, err = run(capsys, "train", tmp_path / "empty", "--out", tmp_path / "m.safetensors", "--steps", 1)
+    _one_line_error(code, err, tmp_path / "empty")
+
+
+def test_train_only_unreadable_images(capsys, tmp_path):
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"{i}.png").write_bytes(b"garbage")
+    code, _, err = run(capsys, "train", folder, "--out", tmp_path / "m.safetensors", "--steps", 1,
+                       "--preset", "micro", "--size", "64")
+    assert code != 0
+    assert "0.png" in err and "readable" in err.strip().splitlines()[-1]
+    assert not (tmp_path / "m.safetensors").exists()
+
+
+@pytest.mark.parametrize("content", [b"", b"junk" * 50])
+def test_eval_and_predict_with_bad_model(capsys, tmp_path, good_paths, content):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(content)
+    code, _, err = run(capsys, "eval", good_paths[0].parent, "--model", bad)
+    _one_line_error(code, err, bad)
+    code, _, err = run(capsys, "predict", good_paths[0], "--model", bad, "--out", tmp_path / "o")
+    _one_line_error(code, err, bad)
+    assert not (tmp_path / "o").exists()
+
+
+def test_predict_lists_unreadable_images_and_goes_on(capsys, tiny_model, good_paths, tmp_path):
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG but not really")
+    code, out, err = run(capsys, "predict", broken, good_paths[0], "--model", tiny_model, "--out", tmp_path / "o")
+    assert code == 1 and "broken.png" in err and good_paths[0].name in out
+
+
+def test_grayscale_16bit_and_odd_images_are_read(capsys, tiny_model, tmp_path):
+    gray16 = (np.arange(90 * 130, dtype=np.uint16).reshape(90, 130) * 5)
+    cv2.imwrite(str(tmp_path / "g16.png"), gray16)
+    cv2.imwrite(str(tmp_path / "rgba.png"), np.full((40, 300, 4), 120, np.uint8))
+    cv2.imwrite(str(tmp_path / "small.bmp"), np.full((7, 9, 3), 30, np.uint8))
+    code, out, _ = run(capsys, "predict", tmp_path / "g16.png", tmp_path / "rgba.png", tmp_path / "small.bmp",
+                       "--model", tiny_model, "--out", tmp_path / "o")
+    assert code == 0 and out.count("raw") == 3

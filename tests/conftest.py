@@ -1,0 +1,43 @@
+"""Shared fixtures: real data from ../shared/data and a small real model trained once per session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO.parent / "shared" / "data"
+BALL_SCREW = SHARED_DATA / "ball_screw_bsdata" / "ball_screw"
+
+
+@pytest.fixture(scope="session")
+def ball_screw() -> Path:
+    if not BALL_SCREW.is_dir():
+        pytest.skip(f"shared data not found at {BALL_SCREW}")
+    return BALL_SCREW
+
+
+@pytest.fixture(scope="session")
+def good_paths(ball_screw: Path) -> list[Path]:
+    return sorted((ball_screw / "train" / "good").glob("*.jpg"))[:16]
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory, good_paths: list[Path]) -> Path:
+    """A real, calibrated model file (micro preset, 64x160, a few steps on real ball-screw images)."""
+    import torch
+
+    from draem_core.config import TrainConfig, preset
+    from draem_core.train import TrainPlan, train
+
+    torch.manual_seed(0)
+    out = tmp_path_factory.mktemp("model") / "tiny.safetensors"
+    cfg = TrainConfig(steps=4, batch_size=4, checkpoint_every=0, min_holdout=4, seed=0)
+    plan = TrainPlan(good_paths[0].parent, out, preset("micro", (64, 160)), cfg, images=tuple(good_paths))
+    events = list(train(plan))
+    assert events[-1].kind == "done"
+    return out

@@ -1,0 +1,94 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from draem_core.checkpoint import checkpoint_path
+from draem_core.config import TrainConfig, preset
+from draem_core.errors import DatasetError
+from draem_core.modelfile import load_model
+from draem_core.train import TrainPlan, lr_at, train
+
+
+def _plan(paths, out, steps, **kw):
+    cfg = TrainConfig(steps=steps, batch_size=4, checkpoint_every=kw.pop("checkpoint_every", 0), seed=3)
+    return TrainPlan(paths[0].parent, out, preset("micro", (64, 64)), cfg, images=tuple(paths), **kw)
+
+
+def test_a_few_steps_lower_the_loss(good_paths, tmp_path):
+    events = [e for e in train(_plan(good_paths, tmp_path / "m.safetensors", 24)) if e.kind == "step"]
+    losses = np.array([e.loss for e in events])
+    assert len(losses) == 24
+    assert losses[-6:].mean() < losses[:6].mean()
+    assert all(e.images_per_s > 0 and e.lr == pytest.approx(1e-4) for e in events[:5])
+
+
+def test_progress_events_and_model_file(good_paths, tmp_path):
+    out = tmp_path / "m.safetensors"
+    events = list(train(_plan(good_paths, out, 5, checkpoint_every=2)))
+    kinds = [e.kind for e in events]
+    assert kinds[0] == "info" and kinds[-1] == "done"
+    assert kinds.count("checkpoint") == 2 and "calibrating" in kinds
+    step = next(e for e in events if e.kind == "step")
+    assert np.isfinite([step.loss, step.l2, step.ssim, step.focal, step.eta_s]).all()
+    _, meta = load_model(out)
+    assert meta.training["steps"] == 5 and meta.training["n_holdout"] == 4
+    assert len(meta.training["holdout_scores"]) == 4
+    assert meta.calibration["n_good"] == 4
+
+
+def test_cancel_then_resume_continues_the_same_run(good_paths, tmp_path):
+    full = tmp_path / "full.safetensors"
+    list(train(_plan(good_paths, full, 6)))
+
+    out = tmp_path / "resumed.safetensors"
+    seen = []
+
+    def stop_after_3():
+        return len(seen) >= 3
+
+    for e in train(_plan(good_paths, out, 6), should_stop=stop_after_3):
+        if e.kind == "step":
+            seen.append(e.step)
+        last = e
+    assert last.kind == "cancelled" and last.step == 3 and not out.exists()
+    ckpt = checkpoint_path(out)
+    assert ckpt.exists()
+    resumed = list(train(_plan(good_paths, out, 6, resume=ckpt)))
+    assert [e.step for e in resumed if e.kind == "step"] == [4, 5, 6]
+    a, _ = load_model(full)
+    b, _ = load_model(out)
+    for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+        assert torch.allclose(pa.float(), pb.float(), atol=1e-5), name  # same run, bit for bit (nearly)
+
+
+def test_lr_drops_at_80_and_90_percent():
+    cfg = TrainConfig(steps=100)
+    assert lr_at(cfg, 0.79) == pytest.approx(1e-4)
+    assert lr_at(cfg, 0.8) == pytest.approx(2e-5)
+    assert lr_at(cfg, 0.95) == pytest.approx(4e-6)
+
+
+def test_budget_must_be_given_once(good_paths, tmp_path):
+    from draem_core.errors import DraemError
+
+    cfg = TrainConfig(steps=3, minutes=1.0)
+    plan = TrainPlan(tmp_path, tmp_path / "m.safetensors", preset("micro", 64), cfg, images=tuple(good_paths))
+    with pytest.raises(DraemError, match="exactly one"):
+        list(train(plan))
+
+
+def test_unreadable_images_are_listed_and_skipped(good_paths, tmp_path):
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"not a jpeg")
+    events = list(train(_plan([*good_paths[:8], bad], tmp_path / "m.safetensors", 1)))
+    skipped = events[0].extra["skipped"]
+    assert [Path(p).name for p, _ in skipped] == ["broken.jpg"]
+
+
+def test_empty_folder_is_a_dataset_error(tmp_path):
+    plan = TrainPlan(tmp_path, tmp_path / "m.safetensors", preset("micro", 64), TrainConfig(steps=1))
+    with pytest.raises(DatasetError) as info:
+        list(train(plan))
+    assert str(tmp_path) in str(info.value)
