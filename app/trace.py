@@ -118,7 +118,10 @@ class TraceWriter:
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until everything queued so far is committed (for tests and export); True if it was."""
         done = threading.Event()
-        self._queue.put(_Barrier(done))  # type: ignore[arg-type]
+        try:
+            self._queue.put(_Barrier(done), timeout=timeout)  # type: ignore[arg-type]
+        except queue.Full:
+            return False
         return done.wait(timeout)
 
     def close(self, timeout: float = 5.0) -> None:

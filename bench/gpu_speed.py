@@ -53,7 +53,9 @@ def timed(fn, dev: torch.device, seconds: float, min_iters: int = 3) -> list[flo
     return times
 
 
-def throughput(model: DraemModel, dev: torch.device, size: tuple[int, int], batches: list[int], secs: float) -> list[dict]:
+def throughput(
+    model: DraemModel, dev: torch.device, size: tuple[int, int], batches: list[int], secs: float
+) -> list[dict]:
     insp = Inspector(model, ModelMetadata(model=model.config), dev)
     eager = DraemModel(model.config).to(dev).eval()
     eager.load_state_dict(model.state_dict())
@@ -62,14 +64,24 @@ def throughput(model: DraemModel, dev: torch.device, size: tuple[int, int], batc
         frames = torch.randint(0, 256, (b, 3, *size), dtype=torch.uint8, device=dev)
         x = frames.float() / 255
 
-        def ref() -> None:
+        def ref(x: torch.Tensor = x) -> None:
             with torch.inference_mode():
                 image_score(anomaly_map(eager(x).logits))
 
-        for name, fn in (("eager_fp32", ref), ("app_path", lambda: insp.predict_tensor(frames))):
+        for name, fn in (
+            ("eager_fp32", ref),
+            ("app_path", lambda frames=frames: insp.predict_tensor(frames)),
+        ):
             try:
                 t = float(np.median(timed(fn, dev, secs)))
-                rows.append({"path": name, "batch": b, "images_per_s": round(b / t, 1), "ms_per_batch": round(t * 1e3, 3)})
+                rows.append(
+                    {
+                        "path": name,
+                        "batch": b,
+                        "images_per_s": round(b / t, 1),
+                        "ms_per_batch": round(t * 1e3, 3),
+                    }
+                )
             except torch.OutOfMemoryError:
                 rows.append({"path": name, "batch": b, "error": "out of memory"})
                 torch.cuda.empty_cache()
@@ -96,7 +108,9 @@ def agreement(model: DraemModel, dev: torch.device, size: tuple[int, int]) -> di
             "max_abs_score_diff": float((scores.float() - image_score(m_ref)).abs().max())}  # fmt: skip
 
 
-def train_rate(data: Path, name: str, size: tuple[int, int], dev: torch.device, steps: int, workers: int) -> dict:
+def train_rate(
+    data: Path, name: str, size: tuple[int, int], dev: torch.device, steps: int, workers: int
+) -> dict:
     """Images/s of the real training loop (GPU synthesis) and of a CPU-worker synthesis loader feeding it."""
     from draem_core.train import TrainPlan, train
 
@@ -104,7 +118,8 @@ def train_rate(data: Path, name: str, size: tuple[int, int], dev: torch.device, 
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
     cfg = TrainConfig(steps=steps, batch_size=8, device=str(dev), checkpoint_every=0)
-    rates = [e.images_per_s for e in train(TrainPlan(data, out, preset(name, size), cfg, log_every=5)) if e.kind == "step"]
+    plan = TrainPlan(data, out, preset(name, size), cfg, log_every=min(5, steps))
+    rates = [e.images_per_s for e in train(plan) if e.kind == "step"]
     rec = {"gpu_synthesis_images_per_s": round(rates[-1], 1)}
     if dev.type == "cuda":
         rec["peak_train_mb_batch8"] = round(torch.cuda.max_memory_allocated(dev) / 2**20)
@@ -126,13 +141,17 @@ class _CpuSynth(torch.utils.data.Dataset):
         if self.synth is None:  # built inside each worker, seeded per worker (DRAEM.md §2 note)
             torch.set_num_threads(1)
             self.synth = AnomalySynthesizer(TextureBank.load(*self.size, n_procedural=8))
-            self.gen = torch.Generator().manual_seed(torch.utils.data.get_worker_info().id if torch.utils.data.get_worker_info() else 0)
+            self.gen = torch.Generator().manual_seed(
+                torch.utils.data.get_worker_info().id if torch.utils.data.get_worker_info() else 0
+            )
         b = self.synth(torch.rand(1, 3, *self.size), self.gen)
         return b.augmented[0], b.target[0], b.mask[0]
 
 
 def cpu_worker_rate(size: tuple[int, int], workers: int, steps: int) -> float:
-    loader = torch.utils.data.DataLoader(_CpuSynth(size, steps), batch_size=8, num_workers=workers, pin_memory=True)
+    loader = torch.utils.data.DataLoader(
+        _CpuSynth(size, steps), batch_size=8, num_workers=workers, pin_memory=True
+    )
     it = iter(loader)
     next(it)
     t, n = time.perf_counter(), 0
@@ -141,7 +160,9 @@ def cpu_worker_rate(size: tuple[int, int], workers: int, steps: int) -> float:
     return n / (time.perf_counter() - t)
 
 
-def product_run(name: str, size: tuple[int, int], dev: torch.device, minutes: float, marks: list[float], work: Path) -> list[dict]:
+def product_run(
+    name: str, size: tuple[int, int], dev: torch.device, minutes: float, marks: list[float], work: Path
+) -> list[dict]:
     """Train on demo-line data for ``minutes``; evaluate snapshots taken at ``marks`` (minutes)."""
     from draem_core.checkpoint import load_checkpoint
     from draem_core.evaluate import evaluate
@@ -168,7 +189,9 @@ def product_run(name: str, size: tuple[int, int], dev: torch.device, minutes: fl
         else:
             insp = Inspector.from_file(path, str(dev))
         report, _, _ = evaluate(insp, data)
-        rows.append({"minutes": round(elapsed / 60, 2) if elapsed else minutes, "step": step, **report.to_dict()})
+        rows.append(
+            {"minutes": round(elapsed / 60, 2) if elapsed else minutes, "step": step, **report.to_dict()}
+        )
     return rows
 
 

@@ -15,7 +15,9 @@ from draem_core.geometry import rotate
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
 
-def _uniform(shape: tuple[int, ...], lo: float, hi: float, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+def _uniform(
+    shape: tuple[int, ...], lo: float, hi: float, x: torch.Tensor, gen: torch.Generator
+) -> torch.Tensor:
     return lo + (hi - lo) * torch.rand(shape, generator=gen, device=x.device, dtype=x.dtype)
 
 
@@ -48,7 +50,12 @@ def hue_saturation(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     yiq2rgb = torch.linalg.inv(rgb2yiq)
     angle = _uniform((n,), -50 / 255, 50 / 255, x, gen) * 2 * torch.pi
     sat = 1.0 + _uniform((n,), -50 / 255, 50 / 255, x, gen) * 2
-    cos, sin, one, zero = torch.cos(angle) * sat, torch.sin(angle) * sat, torch.ones_like(angle), torch.zeros_like(angle)
+    cos, sin, one, zero = (
+        torch.cos(angle) * sat,
+        torch.sin(angle) * sat,
+        torch.ones_like(angle),
+        torch.zeros_like(angle),
+    )
     rot = torch.stack([torch.stack([one, zero, zero], -1), torch.stack([zero, cos, -sin], -1),
                        torch.stack([zero, sin, cos], -1)], dim=1)  # fmt: skip
     mat = yiq2rgb @ rot @ rgb2yiq  # (N, 3, 3)
@@ -89,7 +96,9 @@ def autocontrast(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
 def equalize(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     n, c = x.shape[:2]
     idx = (x * 255).round().long().clamp(0, 255).flatten(2).reshape(n * c, -1)
-    hist = torch.zeros(n * c, 256, device=x.device).scatter_add_(1, idx, torch.ones_like(idx, dtype=torch.float32))
+    hist = torch.zeros(n * c, 256, device=x.device).scatter_add_(
+        1, idx, torch.ones_like(idx, dtype=torch.float32)
+    )
     cdf = hist.cumsum(1)
     cdf_min = torch.where(hist > 0, cdf, torch.full_like(cdf, float("inf"))).min(1, keepdim=True).values
     lut = ((cdf - cdf_min) / (cdf[:, -1:] - cdf_min).clamp_min(1)).clamp(0, 1)

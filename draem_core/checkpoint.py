@@ -36,7 +36,11 @@ def checkpoint_path(model_path: str | Path) -> Path:
 
 
 def save_checkpoint(
-    path: str | Path, model: DraemModel, optimizer: torch.optim.Optimizer, rng: torch.Generator, info: CheckpointInfo
+    path: str | Path,
+    model: DraemModel,
+    optimizer: torch.optim.Optimizer,
+    rng: torch.Generator,
+    info: CheckpointInfo,
 ) -> Path:
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
     opt_state = optimizer.state_dict()

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from draem_core.dataset import TestItem, item_mask, test_items
 from draem_core.errors import DatasetError, ImageReadError
 from draem_core.imageio import read_image, to_uint8_rgb
@@ -56,7 +57,9 @@ def _predict(inspector: Inspector, frames: list[np.ndarray]) -> tuple[np.ndarray
     return np.stack(maps), np.asarray(scores)
 
 
-def evaluate(inspector: Inspector, root: str | Path, threshold: float | None = None) -> tuple[EvalReport, list[ScoredItem], list]:
+def evaluate(
+    inspector: Inspector, root: str | Path, threshold: float | None = None
+) -> tuple[EvalReport, list[ScoredItem], list]:
     """Metrics of a model on ``root`` (MVTec layout). ``threshold`` defaults to the model's calibrated one."""
     items = test_items(root)
     scored, skipped = score_items(inspector, items)
@@ -73,7 +76,9 @@ def evaluate(inspector: Inspector, root: str | Path, threshold: float | None = N
     return report, scored, skipped
 
 
-def write_plots(report: EvalReport, scored: list[ScoredItem], out_dir: str | Path, worst: int = 12) -> list[Path]:
+def write_plots(
+    report: EvalReport, scored: list[ScoredItem], out_dir: str | Path, worst: int = 12
+) -> list[Path]:
     """ROC, score histogram with the threshold, and contact sheets of the worst good and defective images."""
     from draem_core.plots import contact_sheet, plot_roc, plot_score_histogram
 
@@ -90,7 +95,7 @@ def write_plots(report: EvalReport, scored: list[ScoredItem], out_dir: str | Pat
         group = sorted((s for s in scored if s.item.label == label), key=lambda s: -s.score)[:worst]
         if group:
             items = [(_thumb(s.item.path, s.anomaly_map.shape), s.anomaly_map,
-                      f"{s.item.defect_type}/{s.item.path.name} {s.score:.3f}") for s in group]  # fmt: skip
+                      f"{s.score:.3f}  {s.item.defect_type}/{s.item.path.name}") for s in group]  # fmt: skip
             paths.append(contact_sheet(items, out / name, scores=[s.score for s in group], threshold=0.5))
     return paths
 
@@ -100,4 +105,3 @@ def _thumb(path: Path, shape: tuple[int, int]) -> np.ndarray:
 
     image = to_uint8_rgb(read_image(path))
     return cv2.resize(image, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
-

@@ -96,14 +96,18 @@ class Inspector:
                 results[i] = self._result(frames[i], full[j], float(scores[j]), roi)
         return results  # type: ignore[return-value]
 
-    def _result(self, frame: np.ndarray, crop_map: np.ndarray, score: float, roi: Roi | None) -> InspectionResult:
+    def _result(
+        self, frame: np.ndarray, crop_map: np.ndarray, score: float, roi: Roi | None
+    ) -> InspectionResult:
         if roi is None:
             amap = crop_map
         else:
             amap = np.zeros(frame.shape[:2], np.float32)
             x, y, w, h = _clip_roi(frame, roi)
             amap[y : y + h, x : x + w] = crop_map
-        return InspectionResult(amap, score, self.normalise(score), self.threshold, score >= self.threshold, roi)
+        return InspectionResult(
+            amap, score, self.normalise(score), self.threshold, score >= self.threshold, roi
+        )
 
 
 def _clip_roi(frame: np.ndarray, roi: Roi) -> Roi:

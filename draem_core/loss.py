@@ -17,7 +17,9 @@ class LossTerms(NamedTuple):
     focal: torch.Tensor
 
 
-def gaussian_window(size: int, sigma: float, channels: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+def gaussian_window(
+    size: int, sigma: float, channels: int, device: torch.device, dtype: torch.dtype
+) -> torch.Tensor:
     coords = torch.arange(size, device=device, dtype=dtype) - (size - 1) / 2
     g = torch.exp(-(coords**2) / (2 * sigma**2))
     g = g / g.sum()

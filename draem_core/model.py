@@ -29,7 +29,9 @@ def double_conv(cin: int, mid: int, cout: int) -> nn.Sequential:
 
 def up_conv(cin: int, cout: int) -> nn.Sequential:
     """Bilinear ×2 (align_corners=True, as the reference) followed by one conv."""
-    return nn.Sequential(nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True), *conv_bn_relu(cin, cout))
+    return nn.Sequential(
+        nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True), *conv_bn_relu(cin, cout)
+    )
 
 
 class ReconstructiveNet(nn.Module):

@@ -87,7 +87,9 @@ def read_file(path: str | Path, expected_format: str) -> tuple[dict[str, torch.T
         raise ModelFileError(path, "file is empty or truncated")
     meta = _header_metadata(path, data)
     if META_KEY not in meta:
-        raise ModelFileError(path, "not a draem-inspect file (a safetensors file without draem-inspect metadata)")
+        raise ModelFileError(
+            path, "not a draem-inspect file (a safetensors file without draem-inspect metadata)"
+        )
     try:
         doc = json.loads(meta[META_KEY])
     except json.JSONDecodeError as exc:

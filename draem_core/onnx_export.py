@@ -37,7 +37,9 @@ def export_onnx(model_path: str | Path, out: str | Path, opset: int = 17) -> Pat
                           dynamic_axes={"image": {0: "batch"}, "anomaly_map": {0: "batch"}, "score": {0: "batch"}},
                           dynamo=False)  # fmt: skip
         write_bytes_atomic(out, tmp.read_bytes())
-    except (RuntimeError, ModuleNotFoundError) as exc:
+    except ModuleNotFoundError as exc:
+        raise DraemError(f"ONNX export needs the '{exc.name}' package: pip install onnx") from exc
+    except RuntimeError as exc:
         raise DraemError(f"ONNX export of {model_path} failed: {exc}") from exc
     finally:
         tmp.unlink(missing_ok=True)

@@ -17,7 +17,9 @@ def _fade(t: torch.Tensor) -> torch.Tensor:
     return t * t * t * (t * (t * 6 - 15) + 10)  # quintic, as improved Perlin noise
 
 
-def perlin_2d(size: int, res_y: int, res_x: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
+def perlin_2d(
+    size: int, res_y: int, res_x: int, generator: torch.Generator, device: torch.device
+) -> torch.Tensor:
     """Single-octave gradient noise of shape ``(size, size)`` in about [-1, 1]; ``res`` cells per side."""
     angles = 2 * math.pi * torch.rand(res_y + 1, res_x + 1, generator=generator, device=device)
     grads = torch.stack([torch.cos(angles), torch.sin(angles)], dim=-1)  # (ry+1, rx+1, 2)
@@ -51,7 +53,9 @@ def perlin_masks(
 
     Scales are ``2**k`` cells per side with k drawn independently for x and y from [min_exp, max_exp].
     """
-    size = 1 << (max(height, width, 1 << max_exp) - 1).bit_length()  # smallest power of two covering both sides
+    size = (
+        1 << (max(height, width, 1 << max_exp) - 1).bit_length()
+    )  # smallest power of two covering both sides
     exps = torch.randint(min_exp, max_exp + 1, (batch, 2), generator=generator, device=device).tolist()
     noise = torch.stack([perlin_2d(size, 1 << ey, 1 << ex, generator, device) for ey, ex in exps])[:, None]
     angles = (torch.rand(batch, generator=generator, device=device) * 2 - 1) * max_rotate_deg

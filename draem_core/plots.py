@@ -22,7 +22,8 @@ GOOD_COLOR = "#2a9d8f"  # histogram bars of good parts
 DEFECT_COLOR = "#e76f51"  # histogram bars of defective parts
 FIGSIZE = (6.4, 4.8)  # inches; 640 x 480 pixels at DPI
 DPI = 100  # dots per inch of saved figures
-TILE = 256  # contact sheet: side of one square tile in pixels
+TILE = 256  # contact sheet: tile height in pixels (tiles follow the images' aspect, at most MAX_TILE_WIDTH wide)
+MAX_TILE_WIDTH = 512  # contact sheet: widest tile in pixels
 TITLE_HEIGHT = 24  # contact sheet: pixel height of the title strip above each tile
 
 
@@ -109,7 +110,9 @@ def contact_sheet(
         msg = "contact sheet needs at least one item"
         raise ValueError(msg)
     order = np.asarray(scores if scores is not None else [float(np.max(m)) for _, m, _ in items])
-    tiles = [_tile(*items[i], threshold) for i in np.argsort(-order, kind="stable")]
+    h0, w0 = items[0][0].shape[:2]
+    box = (min(MAX_TILE_WIDTH, max(TILE, round(TILE * w0 / h0))), TILE)  # (width, height) of every tile
+    tiles = [_tile(*items[i], threshold, box) for i in np.argsort(-order, kind="stable")]
     columns = min(columns, len(tiles))
     blank = np.full_like(tiles[0], 255)
     tiles += [blank] * (-len(tiles) % columns)
@@ -117,24 +120,26 @@ def contact_sheet(
     return write_image_atomic(path, np.vstack(rows))
 
 
-def _tile(image: np.ndarray, amap: np.ndarray, title: str, threshold: float | None) -> np.ndarray:
+def _tile(
+    image: np.ndarray, amap: np.ndarray, title: str, threshold: float | None, box: tuple[int, int]
+) -> np.ndarray:
     overlay = heatmap_overlay(image, amap, threshold=threshold)
     height, width = overlay.shape[:2]
-    scale = TILE / max(height, width)
+    box_w, box_h = box
+    scale = min(box_w / width, box_h / height)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     resized = cv2.resize(overlay, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-    tile = np.full((TITLE_HEIGHT + TILE, TILE, 3), 255, dtype=np.uint8)
-    top, left = TITLE_HEIGHT + (TILE - size[1]) // 2, (TILE - size[0]) // 2
+    tile = np.full((TITLE_HEIGHT + box_h, box_w, 3), 255, dtype=np.uint8)
+    top, left = TITLE_HEIGHT + (box_h - size[1]) // 2, (box_w - size[0]) // 2
     tile[top : top + size[1], left : left + size[0]] = resized
-    cv2.putText(
-        tile, _fit(title), (4, TITLE_HEIGHT - 7), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA
-    )
+    text = _fit(title, box_w)
+    cv2.putText(tile, text, (4, TITLE_HEIGHT - 7), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
     return tile
 
 
-def _fit(title: str) -> str:
+def _fit(title: str, width: int = TILE) -> str:
     """Shorten a title with an ellipsis until it fits one tile width."""
     text = title
-    while text and cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.45, 1)[0][0] > TILE - 8:
+    while text and cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.45, 1)[0][0] > width - 8:
         text = text[:-1]
     return text if text == title else text[:-3] + "..."

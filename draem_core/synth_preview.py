@@ -40,7 +40,9 @@ def synth_grid(
     return write_image_atomic(out, array)
 
 
-def _normal_images(source: str | Path | list[np.ndarray] | None, n: int, size: tuple[int, int], seed: int) -> torch.Tensor:
+def _normal_images(
+    source: str | Path | list[np.ndarray] | None, n: int, size: tuple[int, int], seed: int
+) -> torch.Tensor:
     if source is None:
         arrays = procedural_textures(n, size[0], size[1], seed=seed + 100)
     elif isinstance(source, list):

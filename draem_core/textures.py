@@ -72,7 +72,9 @@ class TextureBank:
         images, skipped = read_images(paths)
         if explicit and not images:
             raise DatasetError(folder, "anomaly-source folder has no readable images (jpg/png/bmp/tif)")
-        resized = [cv2.resize(to_uint8_rgb(im), (width, height), interpolation=cv2.INTER_AREA) for im in images]
+        resized = [
+            cv2.resize(to_uint8_rgb(im), (width, height), interpolation=cv2.INTER_AREA) for im in images
+        ]
         if not explicit:
             resized += procedural_textures(n_procedural, height, width, seed)
         stack = torch.from_numpy(np.stack(resized)).permute(0, 3, 1, 2).contiguous()

@@ -1,7 +1,7 @@
 """Training: plain Python that yields progress events and stops when asked (house style §7).
 
-    for event in train(plan, should_stop=lambda: cancelled):
-        print(event.kind, event.step, event.loss)
+for event in train(plan, should_stop=lambda: cancelled):
+    print(event.kind, event.step, event.loss)
 """
 
 from __future__ import annotations
@@ -18,7 +18,11 @@ import torch
 
 from draem_core.calibration import calibrate
 from draem_core.checkpoint import (
-    CheckpointInfo, checkpoint_path, load_checkpoint, restore_optimizer, save_checkpoint,
+    CheckpointInfo,
+    checkpoint_path,
+    load_checkpoint,
+    restore_optimizer,
+    save_checkpoint,
 )  # fmt: skip
 from draem_core.config import ModelConfig, TrainConfig
 from draem_core.dataset import good_images
@@ -146,7 +150,9 @@ def train(plan: TrainPlan, should_stop: Callable[[], bool] = lambda: False) -> I
         total = budget.estimate_total(step, elapsed)
         if log:
             eta = _eta(budget, step, elapsed, total, rate)
-            yield TrainEvent("step", step, total, *values, lr=lr, images_per_s=rate.value(), elapsed_s=elapsed, eta_s=eta)
+            yield TrainEvent(
+                "step", step, total, *values, lr=lr, images_per_s=rate.value(), elapsed_s=elapsed, eta_s=eta
+            )
         if cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
             path = _checkpoint(ckpt_file, run, step, elapsed, budget)
             yield TrainEvent("checkpoint", step, total, elapsed_s=elapsed, path=str(path))
@@ -224,9 +230,13 @@ def _prepare(plan: TrainPlan, device: torch.device) -> _Run:
             model = DraemModel(plan.model).to(device)
     data, skipped = load_training_images(train_paths, hold_paths, size)
     if len(data.train) < 2:
-        unreadable = "; ".join(f"{Path(p).name}: {r}" for p, r in skipped[:3]) + ("; ..." if len(skipped) > 3 else "")
+        unreadable = "; ".join(f"{Path(p).name}: {r}" for p, r in skipped[:3]) + (
+            "; ..." if len(skipped) > 3 else ""
+        )
         detail = f" ({len(skipped)} unreadable: {unreadable})" if skipped else ""
-        raise DatasetError(plan.data, f"only {len(data.train)} readable training images{detail}; need at least 2")
+        raise DatasetError(
+            plan.data, f"only {len(data.train)} readable training images{detail}; need at least 2"
+        )
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
     start_step, start_elapsed = 0, 0.0
@@ -254,7 +264,10 @@ def _checkpoint(path: Path, run: _Run, step: int, elapsed: float, budget: _Budge
 
 
 def _jsonable(d: dict) -> dict:
-    return {k: (_jsonable(v) if isinstance(v, dict) else list(v) if isinstance(v, tuple) else v) for k, v in d.items()}
+    return {
+        k: (_jsonable(v) if isinstance(v, dict) else list(v) if isinstance(v, tuple) else v)
+        for k, v in d.items()
+    }
 
 
 @torch.inference_mode()
@@ -273,7 +286,9 @@ def score_images(model: DraemModel, images: torch.Tensor, batch: int = 8) -> np.
     return torch.cat(scores).numpy() if scores else np.zeros(0, np.float32)
 
 
-def _finish(plan: TrainPlan, run: _Run, step: int, elapsed: float, device: torch.device, rate: _Rate) -> ModelMetadata:
+def _finish(
+    plan: TrainPlan, run: _Run, step: int, elapsed: float, device: torch.device, rate: _Rate
+) -> ModelMetadata:
     data = run.data
     holdout = data.holdout if len(data.holdout) else data.train
     good_scores = score_images(run.model, holdout)
@@ -289,7 +304,9 @@ def _finish(plan: TrainPlan, run: _Run, step: int, elapsed: float, device: torch
         "holdout_scores": [round(float(s), 5) for s in good_scores],
         "synthetic_defect_scores": [round(float(s), 5) for s in synth_scores],
     }  # fmt: skip
-    name = plan.name or (plan.data.name if plan.data.name not in ("", "good", "train") else plan.data.parent.name)
+    name = plan.name or (
+        plan.data.name if plan.data.name not in ("", "good", "train") else plan.data.parent.name
+    )
     return ModelMetadata(model=plan.model, name=name, calibration=cal.to_dict(), training=training,
                          dataset_fingerprint=fingerprint(data.train_paths + data.holdout_paths), created=now_iso())  # fmt: skip
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from draem_core.imageio import read_image
 from draem_core.errors import ImageReadError
+from draem_core.imageio import read_image
 from draem_core.processing import frames_to_uint8, resize_to_model
 
 
@@ -29,7 +29,9 @@ class TrainingImages:
         return self.train[idx].to(device, non_blocking=True).float() / 255.0
 
 
-def split_holdout(paths: list[Path], fraction: float, minimum: int, seed: int) -> tuple[list[Path], list[Path]]:
+def split_holdout(
+    paths: list[Path], fraction: float, minimum: int, seed: int
+) -> tuple[list[Path], list[Path]]:
     """Deterministic split: ``round(fraction * n)`` (at least ``minimum``) held out, if at least 3x that remain."""
     paths = sorted(paths)
     n_hold = max(minimum, round(fraction * len(paths))) if fraction > 0 else 0

@@ -82,6 +82,7 @@ class AcquisitionWorker:
         self.events = events
         self.session = DeviceSession(config.session)
         self.ring: ShmRing | None = None
+        self.ring_requested = 0  # largest slot size asked of the application so far
         self.streaming = False  # the application asked for frames
         self.lost_since = 0.0  # >0 while the device is lost
         self.attempt = 0
@@ -101,7 +102,9 @@ class AcquisitionWorker:
     def run(self, commands) -> None:
         try:
             while self.running:
-                wait = 0.0 if self.streaming and not self.lost_since else self.config.idle_wait_s
+                wait = (
+                    0.0 if self.streaming and not self.lost_since else self._budget(self.config.idle_wait_s)
+                )
                 while self.running and commands.poll(wait):
                     self._serve(commands)
                     wait = 0.0
@@ -138,7 +141,7 @@ class AcquisitionWorker:
 
     def _fetch_one(self) -> None:
         try:
-            frame = self.session.fetch(self.config.fetch_timeout_s)
+            frame = self.session.fetch(self._budget(self.config.fetch_timeout_s))
         except CameraError as exc:  # undecodable pixel format: report once, count, keep going
             self.received += 1
             self.lost += 1
@@ -156,7 +159,8 @@ class AcquisitionWorker:
             frame.image, frame.frame_id, frame.timestamp, frame.device_timestamp
         ):
             self.lost += 1
-            if self.ring is not None:
+            if self.ring is not None and frame.image.nbytes > self.ring_requested:
+                self.ring_requested = frame.image.nbytes  # ask once per size; the application grows the ring
                 self._emit("need_ring", frame.image.nbytes)
 
     def _publish(self) -> None:
@@ -238,6 +242,7 @@ class AcquisitionWorker:
 
     def cmd_attach_ring(self, name: str) -> None:
         old, self.ring = self.ring, ShmRing.attach(name)
+        self.ring_requested = self.ring.capacity
         if old is not None:
             old.close()
 
@@ -277,7 +282,8 @@ class AcquisitionWorker:
 
     def cmd_set(self, name: str, value):
         result = set_value(self.session.node_map, name, value, self.session.serial)
-        self._remember(("set", name), ("set", name, value))
+        if result is not None:  # commands (result None) are never replayed
+            self._remember(("set", name), ("set", name, value))
         return result
 
     def cmd_tree(self):
@@ -309,6 +315,12 @@ class AcquisitionWorker:
 
     # --- helpers -----------------------------------------------------------------------------------
 
+    def _budget(self, wait_s: float) -> float:
+        """A wait shortened so that a pending output pulse ends on time."""
+        if self.pulse_end is None:
+            return wait_s
+        return max(0.0, min(wait_s, self.pulse_end[0] - time.monotonic()))
+
     def _controls(self) -> CameraControls:
         return CameraControls(self.session.node_map, self.session.serial)
 
@@ -337,4 +349,5 @@ def _error_payload(exc: Exception) -> dict:
         "message": str(exc),
         "reason": getattr(exc, "reason", str(exc)),
         "feature": getattr(exc, "feature", None),
+        "detail": getattr(exc, "detail", None),
     }

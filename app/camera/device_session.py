@@ -80,7 +80,12 @@ class DeviceSession:
         """Find and open the device; returns its description (serial, vendor, model, sizes ...)."""
         from harvesters.core import ImageAcquirer
 
-        self._harvester.update()
+        try:
+            self._harvester.update()
+        except Exception as exc:  # noqa: BLE001 - a producer failing to enumerate
+            raise CameraError(
+                self.serial or "(first device)", f"device enumeration failed: {_text(exc)}"
+            ) from exc
         info = self._find()
         try:
             self._ia = self._harvester.create(info)
@@ -121,12 +126,12 @@ class DeviceSession:
         w_max = _int_node(nm, "WidthMax") or _node_attr(nm, "Width", "max") or 4096
         h_max = _int_node(nm, "HeightMax") or _node_attr(nm, "Height", "max") or 4096
         ring_bytes = max(decoded_nbytes(f, int(w_max), int(h_max)) for f in formats)
-        source = info if info is not None else None
         return {
             "serial": self.serial,
-            "vendor": str(_safe(lambda: source.vendor, "")),
-            "model": str(_safe(lambda: source.model, "")),
-            "device_id": str(_safe(lambda: source.id_, "")),
+            "vendor": str(_safe(lambda: info.vendor, "")),
+            "model": str(_safe(lambda: info.model, "")),
+            "device_id": str(_safe(lambda: info.id_, "")),
+            "producer": str(_safe(lambda: info.parent.parent.module.path_name, "")),
             "max_frame_bytes": int(ring_bytes),
         }
 
@@ -186,7 +191,8 @@ class DeviceSession:
         """
         if time.monotonic() < self.hidden_until:
             raise DeviceLost("device unplugged (simulated)")
-        buffer = self._guard(lambda: self._ia.try_fetch(timeout=timeout_s))
+        wait = max(timeout_s, 0.001)  # harvesters treats 0 as "wait forever"
+        buffer = self._guard(lambda: self._ia.try_fetch(timeout=wait))
         if buffer is None:
             return None
         try:

@@ -28,8 +28,14 @@ class PixelFormatError(CameraError):
 
 
 class FeatureError(CameraError):
-    """A camera feature does not exist, is not readable/writable now, or got a value it cannot take."""
+    """A camera feature does not exist, is not readable/writable now, or got a value it cannot take.
+
+    Attributes:
+        feature: The feature's GenICam name.
+        detail: The reason without the feature name (``reason`` includes it).
+    """
 
     def __init__(self, device: object, feature: str, reason: str) -> None:
         super().__init__(device, f"feature {feature}: {reason}")
         self.feature = feature
+        self.detail = reason  # the reason without the feature name

@@ -22,6 +22,7 @@ from app.camera.settings_file import capture, load_settings, save_settings
 from app.camera.shm_ring import RingCounters, ShmRing
 from app.sources.base import Frame, SourceState, SourceStats
 
+_STABLE_AFTER_S = 10.0  # a process that ran this long resets the restart back-off
 _STATES = {"open": SourceState.OPEN, "live": SourceState.LIVE, "reconnecting": SourceState.RECONNECTING}
 
 
@@ -32,6 +33,7 @@ class GenICamSourceConfig:
     serial: str | None = None  # serial number to open; None opens the first device of the producers
     producers: tuple[str, ...] = ()  # .cti files to load; empty: every producer discovery finds
     ring_slots: int = 3  # frames held in shared memory (latest-frame semantics)
+    ring_bytes: int | None = None  # bytes per ring slot; None: the camera's largest frame (grows if needed)
     command_timeout_s: float = 5.0  # longest wait for an answer to a command
     open_timeout_s: float = 30.0  # longest wait for the device to open (GigE enumeration can be slow)
     watchdog_s: float = 15.0  # heartbeat older than this = hung acquisition process: kill and restart
@@ -66,6 +68,8 @@ class GenICamSource:
         self._read_lock = threading.Lock()
         self._supervisor: threading.Thread | None = None
         self._closing = threading.Event()
+        self._spawned_at = 0.0  # when the current acquisition process was started
+        self._death_reason = ""  # why we expect the current process to end (watchdog, recycling)
 
     # --- FrameSource -------------------------------------------------------------------------------
 
@@ -85,6 +89,8 @@ class GenICamSource:
     def start(self) -> None:
         """Start streaming (frames left from before a stop are not returned)."""
         self._want_live = True
+        if self._client is None and self._state == SourceState.RECONNECTING:
+            return  # the restarted process will start
         with self._read_lock:
             if self._ring is not None:
                 self._last_seq = max(self._last_seq, self._ring.counters().latest)
@@ -96,13 +102,15 @@ class GenICamSource:
     def stop(self) -> None:
         """Stop streaming (the device stays open)."""
         self._want_live = False
+        if self._client is None and self._state == SourceState.RECONNECTING:
+            return
         self._call("stop")
         with self._lock:
             if self._state == SourceState.LIVE:
                 self._state = SourceState.OPEN
 
     def close(self) -> None:
-        """Close the device, end the process and free the shared memory."""
+        """Close the device, end the process and free the shared memory (blocks up to a few seconds)."""
         self._closing.set()
         if self._supervisor is not None:
             self._supervisor.join(self.config.open_timeout_s + 5)
@@ -157,7 +165,7 @@ class GenICamSource:
                 "process_restarts": self._restarts,
                 "device_reconnects": self._device_reconnects,
                 "skipped_by_reader": self._skipped,
-                "lost_before_ring": lost,
+                "lost_in_acquisition": lost,
                 "heartbeat_age_s": round(time.monotonic() - now.heartbeat, 3) if now.heartbeat else None,
                 "pid": self._client.pid if self._client else None,
             }
@@ -185,8 +193,8 @@ class GenICamSource:
     def set_feature(self, name: str, value):
         """Set a feature (value may be text); re-applied after reconnects and restarts. Returns the value read back."""
         result = self._call("set", name=name, value=value)
-        self._replay.pop(("set", name), None)
-        self._replay[("set", name)] = ("set", {"name": name, "value": value})
+        if result is not None:  # None: a command was executed; commands are never replayed
+            self._remember(("set", name), ("set", {"name": name, "value": value}))
         return result
 
     def control(self, op: str, *args):
@@ -197,9 +205,12 @@ class GenICamSource:
         """
         result = self._call("control", op=op, args=args)
         if op.startswith("set_") or op == "load_user_set":
-            self._replay.pop(("control", op), None)
-            self._replay[("control", op)] = ("control", {"op": op, "args": args})
+            self._remember(("control", op), ("control", {"op": op, "args": args}))
         return result
+
+    def software_trigger(self) -> None:
+        """Fire ``TriggerSoftware`` (after ``control("set_trigger", True, "Software")``)."""
+        self.control("software_trigger")
 
     def pulse_output(self, line: str, duration_s: float, user_output: str = "UserOutput1") -> None:
         """Raise a camera output line for ``duration_s`` (returns at once; the process lowers it)."""
@@ -217,8 +228,7 @@ class GenICamSource:
         failed = {name for name, _ in failures}
         for name, value in settings.features:
             if name not in failed:
-                self._replay.pop(("set", name), None)
-                self._replay[("set", name)] = ("set", {"name": name, "value": value})
+                self._remember(("set", name), ("set", {"name": name, "value": value}))
         return failures
 
     def simulate_unplug(self, seconds: float) -> None:
@@ -226,6 +236,11 @@ class GenICamSource:
         self._call("simulate_unplug", seconds=seconds)
 
     # --- process supervision -----------------------------------------------------------------------
+
+    def _remember(self, key: tuple, entry: tuple) -> None:
+        """Record a setting for replay into a restarted process, in the order settings were last made."""
+        self._replay.pop(key, None)
+        self._replay[key] = entry
 
     def _call(self, name: str, timeout_s: float | None = None, /, **kwargs):
         client = self._client
@@ -254,11 +269,12 @@ class GenICamSource:
         try:
             self.info = client.call("open", self.config.open_timeout_s)
             client.device = self.info.get("serial") or device
-            self._ensure_ring(client, int(self.info["max_frame_bytes"]))
+            self._ensure_ring(client, self.config.ring_bytes or int(self.info["max_frame_bytes"]))
         except BaseException:
             client.shutdown(1.0)
             raise
         self._client = client
+        self._spawned_at = time.monotonic()
 
     def _ensure_ring(self, client: AcquisitionClient, nbytes: int) -> None:
         """Attach the process to the ring, replacing the ring by a larger one if frames do not fit."""
@@ -292,10 +308,12 @@ class GenICamSource:
             if not client.alive:
                 self._on_death(client)
             elif self._hung():
-                self._note_error(
-                    f"acquisition process hung (no heartbeat for {self.config.watchdog_s:g} s); killing it"
+                self._death_reason = (
+                    f"acquisition process hung (no heartbeat for {self.config.watchdog_s:g} s)"
                 )
                 client.kill()
+            elif time.monotonic() - self._spawned_at > _STABLE_AFTER_S:
+                attempt = 0
 
     def _hung(self) -> bool:
         ring = self._ring
@@ -309,11 +327,11 @@ class GenICamSource:
         elif kind == "error":
             self._note_error(str(payload))
         elif kind == "recycle":
-            self._note_error(f"recycling the acquisition process after {payload} device re-opens")
+            self._death_reason = f"recycling the acquisition process after {payload} device re-opens"
         elif kind == "reconnected":
             with self._lock:
                 self._device_reconnects += 1
-        elif kind == "need_ring":
+        elif kind == "need_ring" and (self._ring is None or self._ring.capacity < int(payload)):
             try:
                 self._ensure_ring(client, int(payload))
             except CameraError as exc:
@@ -332,8 +350,9 @@ class GenICamSource:
         with self._lock:
             self._state = SourceState.RECONNECTING
             self._restarts += 1
-            if dead.exitcode != 0 or not self._last_error.startswith("recycling"):
-                self._last_error = f"acquisition process ended (exit code {dead.exitcode}); restarting"
+            why = self._death_reason or "acquisition process ended"
+            self._last_error = f"{why} (exit code {dead.exitcode}); restarting"
+            self._death_reason = ""
         self._client = None
         dead.shutdown(0.5)
 
@@ -352,7 +371,7 @@ class GenICamSource:
             return attempt + 1
         with self._lock:
             self._state = SourceState.LIVE if self._want_live else SourceState.OPEN
-        return 0
+        return attempt + 1  # back to the shortest wait only once the new process has run for a while
 
     def _fold_counters(self) -> None:
         """Keep the dead process's counters and zero the header for the next one."""

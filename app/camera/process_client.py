@@ -90,7 +90,7 @@ class AcquisitionClient:
             if ok:
                 return result
             if result.get("feature"):
-                raise FeatureError(self.device, result["feature"], result["reason"].split(": ", 1)[-1])
+                raise FeatureError(self.device, result["feature"], result["detail"] or result["reason"])
             raise CameraError(self.device, result["reason"])
 
     def events(self, timeout_s: float) -> list[tuple[str, object]]:

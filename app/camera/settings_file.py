@@ -53,15 +53,12 @@ def capture(tree: FeatureTree, device: dict | None = None) -> CameraSettings:
 
 
 def save_settings(path: str | Path, settings: CameraSettings) -> Path:
-    """Write ``settings`` as JSON, atomically."""
-    doc = {
-        "format": FORMAT,
-        "version": VERSION,
-        "device": settings.device,
-        "features": [[name, value] for name, value in settings.features],
-    }
+    """Write ``settings`` as JSON (one feature per line, easy to read and diff), atomically."""
+    head = {"format": FORMAT, "version": VERSION, "device": settings.device}
+    pairs = ",\n  ".join(json.dumps([name, value]) for name, value in settings.features)
+    text = json.dumps(head)[:-1] + f', "features": [\n  {pairs}\n]}}\n'
     path = Path(path)
-    write_bytes_atomic(path, (json.dumps(doc, indent=1) + "\n").encode("utf-8"))
+    write_bytes_atomic(path, text.encode("utf-8"))
     return path
 
 
@@ -105,7 +102,7 @@ def apply_settings(node_map, settings: CameraSettings, device: str = "") -> list
             try:
                 set_value(node_map, name, value, device)
             except CameraError as exc:
-                failures.append((name, exc.reason))
+                failures.append((name, getattr(exc, "detail", exc.reason)))
                 retry.append((name, value))
         pending = retry
         if not pending:

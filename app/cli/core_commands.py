@@ -14,7 +14,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a model on good images")
     p.add_argument("data", type=Path, help="category folder (uses train/good) or a folder of good images")
     p.add_argument("--out", type=Path, required=True, help="model file to write (.safetensors)")
-    p.add_argument("--preset", default="cpu", help="paper | half | compact | cpu | tiny | micro (default cpu)")
+    p.add_argument(
+        "--preset", default="cpu", help="paper | half | compact | cpu | tiny | micro (default cpu)"
+    )
     p.add_argument("--size", help="model input: N or HxW (multiples of 32; default 256)")
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--steps", type=int)

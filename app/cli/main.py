@@ -9,13 +9,20 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+
+# Before torch loads its OpenMP runtime: idle worker threads sleep instead of spinning. On a PC that also runs
+# the GUI, the camera process and inference, spinning threads cost up to 3x (measured: a training step took
+# 12.2 s with spinning and 4.1 s passive on a loaded 2-core machine; see docs/benchmarks.md).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 COMMAND_MODULES = (
     "app.cli.core_commands",
     "app.cli.camera_commands",
     "app.cli.demo_commands",
     "app.cli.app_commands",
+    "app.cli.package_commands",
     "app.cli.registry_commands",
 )
 
@@ -34,21 +41,26 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue
         module.register(sub)
+    if "gui" in sub.choices:
+        parser.has_gui = True  # type: ignore[attr-defined]
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    import multiprocessing
+
     import torch  # noqa: F401  (torch before Qt: WinError 1114 otherwise in frozen Windows builds)
 
     from draem_core.errors import DraemError
 
+    multiprocessing.freeze_support()  # frozen app: lets the camera acquisition process start (spawn)
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command is None:
-        args = parser.parse_args(["gui", *(argv or [])]) if "gui" in parser._subparsers._group_actions[0].choices else args  # type: ignore[union-attr]
-        if args.command is None:
+    if args.command is None:  # no command: the inspection window, when the GUI is installed
+        if not hasattr(parser, "has_gui"):
             parser.print_help()
             return 0
+        args = parser.parse_args(["gui"])
     try:
         return int(args.func(args) or 0)
     except DraemError as exc:

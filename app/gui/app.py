@@ -19,8 +19,24 @@ def reserve_gui_core() -> None:
         torch.set_num_threads(max(1, min(torch.get_num_threads(), cores - 1)))
 
 
+def check_display() -> None:
+    """On Linux without a display Qt aborts the process; say so in one line instead.
+
+    Raises:
+        DraemError: no X11/Wayland display and no QT_QPA_PLATFORM chosen.
+    """
+    if sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or os.environ.get("QT_QPA_PLATFORM")
+    ):
+        from draem_core.errors import DraemError
+
+        msg = "no display: run it in a desktop session, or set DISPLAY (e.g. with Xvfb) or QT_QPA_PLATFORM=offscreen"
+        raise DraemError(msg)
+
+
 def run_gui(args: argparse.Namespace) -> int:
     """Open the inspection window and run the event loop until it closes; returns the exit code."""
+    check_display()
     from PySide6.QtCore import QCoreApplication
     from PySide6.QtWidgets import QApplication
 

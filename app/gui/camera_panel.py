@@ -93,7 +93,10 @@ class CameraPanel(QWidget):
             self.combo.addItem(label, spec)
         for cam in cameras:
             status = "" if cam.access_status in ("ReadWrite", "Unknown") else f" [{cam.access_status}]"
-            self.combo.addItem(f"{cam.vendor} {cam.model} · {cam.serial}{status}", cam.serial)
+            if cam.is_simulator:
+                self.combo.addItem(f"Simulated camera · {cam.serial}", f"sim:{cam.serial}")
+            else:
+                self.combo.addItem(f"{cam.vendor} {cam.model} · {cam.serial}{status}", cam.serial)
         self.combo.addItem("Image folder…", PICK_FOLDER)
         self.combo.addItem("Video file…", PICK_VIDEO)
         self.select_spec(current or "demo")
@@ -120,16 +123,15 @@ class CameraPanel(QWidget):
 
     def _discovered(self, found) -> None:
         self.refresh.setEnabled(True)
-        cameras = [c for c in found.cameras if not c.is_simulator]
-        self._fill(cameras)
-        sims = len(found.cameras) - len(cameras)
+        real = [c for c in found.cameras if not c.is_simulator]
+        self._fill(real + [c for c in found.cameras if c.is_simulator])
         note = (
-            f"{len(cameras)} camera(s) found"
-            if cameras
+            f"{len(real)} camera(s) found"
+            if real
             else "no camera found: check cable and driver (GenTL producer)"
         )
         problems = f"; {len(found.problems)} producer problem(s)" if found.problems else ""
-        self.device_note.setText(f"{note}{problems}" + (f" · simulator has {sims} devices" if sims else ""))
+        self.device_note.setText(f"{note}{problems}")
         self.device_note.setToolTip("\n".join(found.problems))
 
     def _discovery_failed(self, exc: BaseException) -> None:
@@ -191,6 +193,10 @@ class CameraPanel(QWidget):
         self.source = source
         for w in (self.exposure, self.gain, self.frame_rate, self.trigger, self.soft_trigger):
             w.setEnabled(False)
+        for spin in (self.exposure, self.gain, self.frame_rate):
+            spin.setSpecialValueText("—")
+            spin.setMinimum(0.0)
+            spin.setValue(0.0)
         if source is None:
             self.controls_note.setText("not connected")
             return
@@ -243,6 +249,7 @@ def _spin(suffix: str, decimals: int) -> QDoubleSpinBox:
     spin.setDecimals(decimals)
     spin.setKeyboardTracking(False)
     spin.setRange(0, 1e9)
+    spin.setSpecialValueText("—")  # shown at the minimum while no camera value is known
     return spin
 
 
@@ -252,6 +259,7 @@ def _configure(spin: QDoubleSpinBox, info: FeatureInfo | None) -> bool:
         spin.setToolTip("not available on this camera")
         return False
     spin.blockSignals(True)
+    spin.setSpecialValueText("")
     spin.setRange(
         info.minimum if info.minimum is not None else 0.0, info.maximum if info.maximum is not None else 1e9
     )

@@ -18,8 +18,8 @@ from app.gui.theme import ACCENT, MUTED
 from app.pipeline import LiveResult
 from draem_core.inspector import Roi
 
-HEAT_CLEAR_BELOW = 0.2  # anomaly values below this are fully transparent in the heatmap
-HEAT_OPAQUE_ABOVE = 0.6  # and from this value on fully coloured
+HEAT_CLEAR_BELOW = 0.3  # anomaly values below this are fully transparent (the part is seen as it is)
+HEAT_OPAQUE_ABOVE = 0.7  # and from this value on fully coloured (0.5 = the detector's own boundary)
 OUTLINE_PEN = pg.mkPen("#ffffff", width=2, cosmetic=True)  # cosmetic: 2 screen pixels at any zoom
 MIN_OUTLINE_LEVEL = 0.05  # outline level bounds: a threshold near 0 or 1 would outline all or nothing
 MAX_OUTLINE_LEVEL = 0.95
@@ -180,6 +180,7 @@ class LiveView(pg.GraphicsLayoutWidget):
         self.view.autoRange(padding=0.01)
         if self.roi_enabled:
             self._place_roi(self._pending_roi)
+            self.roiChanged.emit(self.current_roi())  # the region may have been placed or clipped just now
         self.roi.maxBounds = pg.QtCore.QRectF(0, 0, shape[1], shape[0])
 
     def mouseDoubleClickEvent(self, event) -> None:  # noqa: N802 - Qt override

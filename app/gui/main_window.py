@@ -12,7 +12,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QSettings, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QIcon
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMessageBox
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMessageBox, QScrollArea, QWidget
 
 from app.gui.camera_panel import CameraPanel
 from app.gui.error_sink import ErrorSink, Notice
@@ -90,7 +90,7 @@ class MainWindow(QMainWindow):
         self.status = StatusView(self.statusBar())
         self._build_docks(discover)
         self.modes = ModeSwitch(self, self.settings.store)
-        self.actions = WindowActions(self)
+        self.commands = WindowActions(self)
         self._wire()
         self._restore()
         self._last_seq = -1
@@ -106,24 +106,25 @@ class MainWindow(QMainWindow):
     # --- construction ------------------------------------------------------------------------------
 
     def _build_docks(self, discover: Callable[[], object] | None) -> None:
+        """Acquisition on top, Inspection and Camera features as tabs below, all on the left."""
         self.camera_panel = CameraPanel(errors=self.errors, discover=discover)
         self.features = FeatureTreePanel(errors=self.errors)
         self.controls = InspectionControls()
         self.docks: list[QDockWidget] = []
-        for title, widget, area in (("Acquisition", self.camera_panel, Qt.DockWidgetArea.LeftDockWidgetArea),
-                                    ("Inspection", self.controls, Qt.DockWidgetArea.LeftDockWidgetArea),
-                                    ("Camera features", self.features, Qt.DockWidgetArea.LeftDockWidgetArea)):  # fmt: skip
+        for title, widget in (("Acquisition", self.camera_panel), ("Inspection", self.controls),
+                              ("Camera features", self.features)):  # fmt: skip
             dock = QDockWidget(title, self)
             dock.setObjectName(f"dock-{title.lower().replace(' ', '-')}")
-            dock.setWidget(widget)
+            dock.setWidget(widget if widget is self.features else _scrolling(widget))
             dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
                              | QDockWidget.DockWidgetFeature.DockWidgetFloatable)  # fmt: skip
-            self.addDockWidget(area, dock)
+            self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
             self.docks.append(dock)
-        self.tabifyDockWidget(self.docks[0], self.docks[1])
+        self.splitDockWidget(self.docks[0], self.docks[1], Qt.Orientation.Vertical)
         self.tabifyDockWidget(self.docks[1], self.docks[2])
-        self.docks[0].raise_()
-        self.resizeDocks([self.docks[0]], [340], Qt.Orientation.Horizontal)
+        self.docks[1].raise_()
+        self.resizeDocks([self.docks[0]], [350], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks[0], self.docks[1]], [440, 480], Qt.Orientation.Vertical)
 
     def _wire(self) -> None:
         s = self.session
@@ -301,7 +302,7 @@ class MainWindow(QMainWindow):
         """Show or hide the engineering controls (called by :class:`ModeSwitch`)."""
         for dock in self.docks:
             dock.setVisible(not operator)
-        self.actions.set_operator(operator)
+        self.commands.set_operator(operator)
         self.station.view.set_roi_editable(not operator)
         self.station.trend.set_editable(not operator)
         self.settings.set_operator_mode(operator)
@@ -331,7 +332,7 @@ class MainWindow(QMainWindow):
 
     def _on_state(self, status: AppStatus) -> None:
         machine = self.session.machine
-        self.actions.enable_from(machine.enabled)
+        self.commands.enable_from(machine.enabled)
         self.camera_panel.set_actions(machine.enabled("connect"), machine.enabled("disconnect"))
         self.status.set_state(status)
         show_idle_verdict(self.station, self.session)
@@ -360,8 +361,6 @@ class MainWindow(QMainWindow):
             return
         start, end = dialog.time_range()
         out, db = Path(dialog.out.text()), self.data_dir / "trace.sqlite"
-        if self.session.trace is not None:
-            self.session.trace.flush(0.0)  # queue a flush; the export reads what is committed
         run_task(lambda: export_csv(db, out, start, end), lambda n: self.status.flash(f"exported {n} inspections to {out}"),
                  lambda exc: self.errors("trace export", exc))  # fmt: skip
 
@@ -380,3 +379,14 @@ class MainWindow(QMainWindow):
         self.hide()
         self.session.shutdown()
         super().closeEvent(event)
+
+
+def _scrolling(widget: QWidget) -> QScrollArea:
+    """A panel in a frameless scroll area, so docks can be shorter than their content."""
+    area = QScrollArea()
+    area.setWidget(widget)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QScrollArea.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    area.setMinimumWidth(widget.minimumSizeHint().width() + area.verticalScrollBar().sizeHint().width() + 4)
+    return area

@@ -36,11 +36,17 @@ class GuiSettings:
         self.store = store
 
     def _get(self, key: str, default, kind: type):
+        """The value at ``key`` as ``kind``; the default when missing or not convertible (QSettings' own
+        conversion turns "lots" into 0.0 silently)."""
+        raw = self.store.value(key, None)
+        if raw is None:
+            return default
         try:
-            value = self.store.value(key, default, type=kind)
+            if kind is bool:
+                return _to_bool(raw)
+            return kind(raw)
         except (TypeError, ValueError):
             return default
-        return default if value is None else value
 
     # --- source, model, thresholds -----------------------------------------------------------------
 
@@ -153,3 +159,14 @@ class GuiSettings:
 def _key(model: Path) -> str:
     """A settings key for a model file (paths contain separators QSettings would nest)."""
     return hashlib.sha1(str(Path(model).resolve()).encode()).hexdigest()[:16]
+
+
+def _to_bool(raw: object) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    raise ValueError(text)

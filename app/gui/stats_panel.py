@@ -111,7 +111,9 @@ class StatsPanel(QFrame):
             return
         self.camera_fps.set(f"{stats.camera_fps:.1f}")
         self.inspected_fps.set(f"{stats.inspected_fps:.1f}")
-        self.latency.set(f"{stats.latency_p50_ms:.0f} / {stats.latency_p95_ms:.0f}")
+        self.latency.set(
+            f"{stats.latency_p50_ms:.0f} / {stats.latency_p95_ms:.0f}" if stats.inspected else "–"
+        )
         self.dropped.set(f"{stats.dropped:,}")
         self.device.setText(f"device {stats.device or 'none (no model)'}")
 

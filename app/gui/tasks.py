@@ -7,11 +7,25 @@ waits: it only ever receives the outcome.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
+log = logging.getLogger("draem_inspect")
+
+MAX_THREADS = 8  # tasks mostly wait (camera, disk, a discovery child process): more threads than cores
 _alive: set[_Relay] = set()  # relays waiting for their task; kept referenced until the outcome arrives
+_pool: QThreadPool | None = None
+
+
+def _thread_pool() -> QThreadPool:
+    """A pool of our own: the global one has as many threads as cores, and a 30 s camera search would hold one."""
+    global _pool
+    if _pool is None:
+        _pool = QThreadPool()
+        _pool.setMaxThreadCount(MAX_THREADS)
+    return _pool
 
 
 class _Relay(QObject):
@@ -50,10 +64,12 @@ def run_task(
         relay.deleteLater()
         if callback is not None:
             callback(value)
+        elif isinstance(value, BaseException):  # nobody asked for the outcome: at least log it
+            log.error("background task failed: %s: %s", type(value).__name__, value)
 
     relay.succeeded.connect(lambda value: finish(on_done, value))
     relay.failed.connect(lambda exc: finish(on_failed, exc))
-    QThreadPool.globalInstance().start(_Task(fn, relay))
+    _thread_pool().start(_Task(fn, relay))
 
 
 def pending_tasks() -> int:

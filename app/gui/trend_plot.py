@@ -43,6 +43,7 @@ class TrendPlot(pg.PlotWidget):
             label="threshold {value:.4f}", labelOpts={"position": 0.06, "color": ACCENT, "movable": True},
         )  # fmt: skip
         self.threshold_line.sigPositionChangeFinished.connect(self._dragged)
+        self.threshold_line.setVisible(False)  # until a model gives a threshold
         self.addItem(self.threshold_line)
         self.scores: collections.deque[float] = collections.deque(maxlen=HISTORY)
         self.ng: collections.deque[bool] = collections.deque(maxlen=HISTORY)
@@ -67,8 +68,11 @@ class TrendPlot(pg.PlotWidget):
         self._fit_y(y)
 
     def _fit_y(self, y: np.ndarray) -> None:
+        if not y.size and not self.threshold_line.isVisible():
+            self.setYRange(0.0, 1.0, padding=0)
+            return
         t = self.threshold_line.value()
-        values = np.append(y, t) if y.size else np.array([0.0, max(t, 1e-3)])
+        values = np.append(y, t) if self.threshold_line.isVisible() else y
         lo, hi = float(values.min()), float(values.max())
         span = max(hi - lo, 0.02)
         self.setYRange(max(0.0, lo - 0.15 * span), min(1.0, hi + 0.15 * span), padding=0)

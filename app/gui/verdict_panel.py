@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout
 
 from app.gui.theme import IDLE_COLOR, NG_COLOR, OK_COLOR, WARN_COLOR
@@ -38,6 +39,7 @@ class VerdictPanel(QFrame):
         layout.addWidget(self.score)
         layout.addWidget(self.detail)
         self.text = "—"
+        self._sizes = (0, 0, 0)
         self._fit_fonts()
         self._paint("—")
 
@@ -50,12 +52,14 @@ class VerdictPanel(QFrame):
         self.score.setText(f"score {result.normalized:.2f}")
         frame = f"#{frame_id}  ·  " if frame_id is not None else ""
         self.detail.setText(f"{frame}raw {result.score:.4f}  ·  thr {result.threshold:.4f}")
+        self._fit_fonts()
 
     def show_message(self, text: str, detail: str = "") -> None:
         """A state instead of a verdict: "NO MODEL", "PAUSED", "NO SIGNAL" or "—"."""
         self._paint(text)
         self.score.setText(detail)
         self.detail.setText("")
+        self._fit_fonts()
 
     def _paint(self, text: str) -> None:
         if text == self.text and self.verdict.text() == text:
@@ -74,13 +78,26 @@ class VerdictPanel(QFrame):
         self._fit_fonts()
 
     def _fit_fonts(self) -> None:
-        """Scale the verdict with the tile: long words ("NO MODEL") get a smaller size than "OK".
+        """Scale the texts with the tile: as large as fits ("OK" huge, "NO MODEL" smaller).
 
         Sizes go through style sheets: the application style sheet's font size would override setFont.
         """
         h, w = max(self.height(), 120), max(self.width(), 200)
-        chars = max(len(self.verdict.text()), 2)
-        size = max(14, min(int(h * 0.5), int(w * 1.3 / chars)))
-        self.verdict.setStyleSheet(f"font-size: {size}px; font-weight: 800; letter-spacing: 2px;")
-        self.score.setStyleSheet(f"font-size: {max(13, int(h * 0.09))}px; font-weight: 700;")
-        self.detail.setStyleSheet(f"font-size: {max(11, min(int(h * 0.05), int(w / 26)))}px; color: rgba(255, 255, 255, 200);")
+        size = min(int(h * 0.5), _fitting_size(self.verdict.text(), int(w * 0.88)))
+        score = min(int(h * 0.09), _fitting_size(self.score.text(), int(w * 0.9)))
+        detail = min(int(h * 0.05), _fitting_size(self.detail.text(), int(w * 0.9), bold=False))
+        if (size, score, detail) == self._sizes:
+            return  # re-styling re-polishes the labels: only when a size changes
+        self._sizes = (size, score, detail)
+        self.verdict.setStyleSheet(f"font-size: {max(14, size)}px; font-weight: 800;")
+        self.score.setStyleSheet(f"font-size: {max(12, score)}px; font-weight: 700;")
+        self.detail.setStyleSheet(f"font-size: {max(10, detail)}px; color: rgba(255, 255, 255, 200);")
+
+
+def _fitting_size(text: str, width: int, bold: bool = True) -> int:
+    """Pixel size at which ``text`` in the UI font is ``width`` pixels wide."""
+    font = QFont()
+    font.setPixelSize(100)
+    font.setWeight(QFont.Weight.ExtraBold if bold else QFont.Weight.Normal)
+    advance = QFontMetrics(font).horizontalAdvance(text or "—")
+    return int(100 * width / max(advance, 1))

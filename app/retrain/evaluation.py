@@ -62,7 +62,9 @@ class ModelScores:
     good: np.ndarray = field(repr=False)  # (G,) raw scores of the held-out good images
     synthetic: np.ndarray = field(repr=False)  # (S,) raw scores of the synthetic defects
     real: np.ndarray = field(repr=False)  # (R,) raw scores of the images marked defective
-    worst_good: tuple[Example, ...] = field(repr=False)  # highest-scored good images (the false rejects to come)
+    worst_good: tuple[Example, ...] = field(
+        repr=False
+    )  # highest-scored good images (the false rejects to come)
     hardest_defects: tuple[Example, ...] = field(repr=False)  # lowest-scored defects (the escapes to come)
 
     def rates(self, threshold: float | None = None) -> Rates:
@@ -135,7 +137,7 @@ def _enough_synthetic(good: torch.Tensor, anomaly_source: Path | None) -> torch.
         images, _ = synthetic_defects(good, anomaly_source, seed)
         made.append(images)
         count, seed = count + len(images), seed + 1
-    return torch.cat(made)[:max(MIN_SYNTHETIC, len(good))]
+    return torch.cat(made)[: max(MIN_SYNTHETIC, len(good))]
 
 
 def to_hwc(images: torch.Tensor) -> list[np.ndarray]:
@@ -190,7 +192,7 @@ def _score(inspector: Inspector, image: np.ndarray) -> tuple[np.ndarray, float]:
 
 def _example(group: tuple) -> Example:
     name, image, amap, score = group
-    return Example(name, score, heatmap_overlay(to_uint8_rgb(image), amap, alpha=0.45, threshold=0.5))
+    return Example(name, score, heatmap_overlay(to_uint8_rgb(image), amap, alpha=0.4, threshold=0.5))
 
 
 @dataclass(frozen=True)

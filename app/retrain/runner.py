@@ -222,16 +222,19 @@ def new_run_path(dataset: Path) -> Path:
 
 
 def unfinished_run(dataset: Path) -> tuple[Path, int] | None:
-    """The newest run of ``dataset`` with a checkpoint but no model file: ``(model path, checkpoint step)``."""
+    """The newest run of ``dataset`` if it has a checkpoint but no model file: ``(model path, checkpoint step)``.
+
+    Only the newest run counts: once a newer run was started, an older interrupted one is not offered again.
+    """
     folder = Path(dataset) / RUNS
-    if not folder.is_dir():
+    ckpts = (
+        sorted(folder.glob("*.ckpt.safetensors"), key=lambda p: p.stat().st_mtime) if folder.is_dir() else []
+    )
+    if not ckpts:
         return None
-    for ckpt in sorted(folder.glob("*.ckpt.safetensors"), key=lambda p: p.stat().st_mtime, reverse=True):
-        model = ckpt.with_name(ckpt.name.removesuffix(".ckpt.safetensors") + ".safetensors")
-        step = checkpoint_step(ckpt)
-        if not model.exists() and step is not None:
-            return model, step
-    return None
+    model = ckpts[-1].with_name(ckpts[-1].name.removesuffix(".ckpt.safetensors") + ".safetensors")
+    step = checkpoint_step(ckpts[-1])
+    return (model, step) if step is not None and not model.exists() else None
 
 
 def checkpoint_step(path: Path) -> int | None:

@@ -26,7 +26,7 @@ from app.wizard.images import to_pixmap
 from app.wizard.page import PageBase, WizardContext
 
 PREVIEW_MS = 200  # live preview refresh (pulls the newest frame)
-PREVIEW_SIZE = (420, 240)  # largest preview in pixels (w, h)
+PREVIEW_SIZE = (640, 400)  # largest preview in pixels (w, h)
 
 
 class CollectPage(PageBase):

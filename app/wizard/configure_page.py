@@ -49,7 +49,7 @@ PRESET_HINTS = {
 DEFAULT_BUDGET = {"steps": 2000, "minutes": 30}  # budget proposed when the kind changes
 PREVIEW_COUNT = 8  # synthetic-anomaly examples shown
 PREVIEW_COLUMNS = 4
-PREVIEW_CELL = (240, 130)  # pixels per example (w, h)
+PREVIEW_CELL = (180, 100)  # pixels per example (w, h)
 SETTLE_MS = 900  # wait this long after the last change before measuring again
 POLL_MS = 200  # timing-run polling
 
@@ -90,6 +90,10 @@ class ConfigurePage(PageBase):
     def _build_form(self) -> None:
         p = self.plan
         self.preset_combo = QComboBox()
+        self.preset_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.preset_combo.setMinimumContentsLength(24)
         for name in PRESETS:
             self.preset_combo.addItem(f"{name} — {PRESET_HINTS.get(name, '')}", name)
         self.preset_combo.setCurrentIndex(list(PRESETS).index(p.preset) if p.preset in PRESETS else 0)
@@ -98,6 +102,7 @@ class ConfigurePage(PageBase):
         size_row = QHBoxLayout()
         for w in (self.height_spin, QLabel("×"), self.width_spin, QLabel("(height × width)")):
             size_row.addWidget(w)
+        size_row.addStretch(1)
         self.budget_kind = QComboBox()
         self.budget_kind.addItems(["steps", "minutes"])
         self.budget_kind.setCurrentText(p.budget_kind)

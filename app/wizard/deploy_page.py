@@ -46,6 +46,8 @@ class DeployPage(PageBase):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setStretchLastSection(True)
         self.rollback_btn = QPushButton("Re-activate the selected version (roll back)")
         self.rollback_btn.clicked.connect(self._reactivate_selected)
         self.body.addWidget(self.summary)
@@ -55,7 +57,10 @@ class DeployPage(PageBase):
         self.body.addLayout(row)
         self.body.addWidget(QLabel("Model versions"))
         self.body.addWidget(self.table, 1)
-        self.body.addWidget(self.rollback_btn)
+        row = QHBoxLayout()
+        row.addWidget(self.rollback_btn)
+        row.addStretch(1)
+        self.body.addLayout(row)
         self.finish_layout()
         self.versions: list[VersionRecord] = []
         self.active_id: str | None = None

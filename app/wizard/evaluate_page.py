@@ -14,8 +14,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
-    QTableWidget,
-    QTableWidgetItem,
 )  # fmt: skip
 
 from app.retrain.evaluation import EXAMPLES, Comparison, Example, ModelScores, compare
@@ -23,7 +21,7 @@ from app.wizard.histogram import ScoreHistogram
 from app.wizard.images import to_pixmap
 from app.wizard.page import PageBase, WizardContext
 
-EXAMPLE_SIZE = (210, 110)  # overlay thumbnails (w, h)
+EXAMPLE_SIZE = (180, 84)  # overlay thumbnails (w, h)
 ROWS = ("threshold", "false rejects", "escapes (synthetic)", "escapes (marked)", "AUROC")
 
 
@@ -41,11 +39,7 @@ class EvaluatePage(PageBase):
         plots.addWidget(self.old_hist, 1)
         self.body.addLayout(plots, 3)
         lower = QHBoxLayout()
-        self.table = QTableWidget(len(ROWS), 2)
-        self.table.setHorizontalHeaderLabels(["new", "deployed"])
-        self.table.setVerticalHeaderLabels(list(ROWS))
-        self.table.setMaximumWidth(360)
-        lower.addWidget(self.table)
+        lower.addWidget(self._table_box())
         lower.addWidget(self._examples_box(), 1)
         self.body.addLayout(lower, 2)
         reset = QPushButton("Back to the calibrated threshold")
@@ -55,17 +49,37 @@ class EvaluatePage(PageBase):
         self.new_hist.thresholdChanged.connect(self._new_threshold)
         self.old_hist.thresholdChanged.connect(lambda _: self._fill_table())
 
-    def _examples_box(self) -> QGroupBox:
-        box = QGroupBox("New model: highest-scored good images (top) and lowest-scored defects (bottom)")
+    def _table_box(self) -> QGroupBox:
+        box = QGroupBox("At the thresholds shown")
         grid = QGridLayout(box)
-        self.example_cells: list[list[QLabel]] = [[], []]
+        for col, head in enumerate(("", "new", "deployed")):
+            grid.addWidget(QLabel(f"<b>{head}</b>"), 0, col)
+        self.table: list[list[QLabel]] = []
+        for row, name in enumerate(ROWS, 1):
+            grid.addWidget(QLabel(name), row, 0)
+            cells = [QLabel("—"), QLabel("—")]
+            for col, cell in enumerate(cells, 1):
+                cell.setAlignment(Qt.AlignmentFlag.AlignRight)
+                grid.addWidget(cell, row, col)
+            self.table.append(cells)
+        grid.setRowStretch(len(ROWS) + 1, 1)
+        return box
+
+    def _examples_box(self) -> QGroupBox:
+        box = QGroupBox(
+            "New model: highest-scored good images (top row) and lowest-scored defects (bottom row)"
+        )
+        grid = QGridLayout(box)
+        self.example_cells: list[list[tuple[QLabel, QLabel]]] = [[], []]
         for row in range(2):
             for col in range(EXAMPLES):
-                cell = QLabel()
-                cell.setFixedSize(EXAMPLE_SIZE[0], EXAMPLE_SIZE[1] + 18)
-                cell.setAlignment(Qt.AlignmentFlag.AlignCenter)
-                grid.addWidget(cell, row, col)
-                self.example_cells[row].append(cell)
+                image, caption = QLabel(), QLabel()
+                image.setFixedSize(*EXAMPLE_SIZE)
+                image.setAlignment(Qt.AlignmentFlag.AlignCenter)
+                caption.setStyleSheet("font-size: 10px;")
+                grid.addWidget(image, 2 * row, col)
+                grid.addWidget(caption, 2 * row + 1, col)
+                self.example_cells[row].append((image, caption))
         return box
 
     # --- page protocol -----------------------------------------------------------------------------
@@ -73,10 +87,10 @@ class EvaluatePage(PageBase):
     def initializePage(self) -> None:
         self.comparison = self.ctx.comparison = None
         p, ctx = self.plan, self.ctx
-        new, deployed = p.model_out, ctx.deployed_model()
+        new, deployed = p.model_out, ctx.deployed_model  # looked up in the job: it reads the registry
         good, defects, source, device = p.good_images, p.defect_images, p.anomaly_source, ctx.eval_device
         self.say("Scoring the held-out images with the new and the deployed model…")
-        self._job = ctx.jobs.start(lambda stop: compare(new, deployed, good, defects, source, device, stop),
+        self._job = ctx.jobs.start(lambda stop: compare(new, deployed(), good, defects, source, device, stop),
                                    self._progress, self.fail)  # fmt: skip
         self.completeChanged.emit()
 
@@ -109,9 +123,10 @@ class EvaluatePage(PageBase):
         self.completeChanged.emit()
 
     def _show_examples(self, row: int, examples: tuple[Example, ...]) -> None:
-        for cell, ex in zip(self.example_cells[row], examples, strict=False):
-            cell.setPixmap(to_pixmap(ex.overlay, *EXAMPLE_SIZE))
-            cell.setToolTip(f"{ex.title}: score {ex.score:.4f}")
+        for (image, caption), ex in zip(self.example_cells[row], examples, strict=False):
+            image.setPixmap(to_pixmap(ex.overlay, *EXAMPLE_SIZE))
+            image.setToolTip(f"{ex.title}: score {ex.score:.4f}")
+            caption.setText(f"{ex.score:.4f} · {ex.title[:26]}")
 
     def _new_threshold(self, value: float) -> None:
         if self.comparison is None:
@@ -130,8 +145,7 @@ class EvaluatePage(PageBase):
         columns = [(self.comparison.new, self.new_hist), (self.comparison.deployed, self.old_hist)]
         for col, (scores, hist) in enumerate(columns):
             for row, text in enumerate(_column(scores, hist.threshold if scores is not None else None)):
-                self.table.setItem(row, col, QTableWidgetItem(text))
-        self.table.resizeColumnsToContents()
+                self.table[row][col].setText(text)
 
 
 def _column(scores: ModelScores | None, threshold: float | None) -> list[str]:

@@ -34,10 +34,12 @@ class ScoreHistogram(QWidget):
         self.plot = pg.PlotWidget(background="#1e1e1e", title=title)
         self.plot.setLabel("bottom", "raw image score")
         self.plot.setLabel("left", "share of the group")
-        self.plot.addLegend(offset=(10, 10))
+        self.plot.addLegend(offset=(-10, 10), brush=pg.mkBrush(30, 30, 30, 210))  # top right, over the bars
+        for axis in ("left", "bottom"):
+            self.plot.getAxis(axis).enableAutoSIPrefix(False)  # "x0.001" scales confuse; show plain numbers
         self.line = pg.InfiniteLine(angle=90, movable=movable, pen=pg.mkPen("#ffffff", width=2),
                                     hoverPen=pg.mkPen("#ffeb3b", width=3),
-                                    label="{value:.4f}", labelOpts={"position": 0.92, "color": "#ffffff"})  # fmt: skip
+                                    label="{value:.4f}", labelOpts={"position": 0.08, "color": "#ffffff"})  # fmt: skip
         self.line.sigPositionChanged.connect(self._moved)
         self.rates = QLabel("")
         self.rates.setWordWrap(True)

@@ -8,16 +8,18 @@ worker: ``failed`` is emitted, then ``finished`` (house style §8).
 
 from __future__ import annotations
 
+import atexit
 import threading
 import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from draem_core.errors import DraemError
 
 JobFn = Callable[[Callable[[], bool]], Any]  # fn(should_stop) -> iterator of items, or one value
+_ALIVE: set[Job] = set()  # running jobs stay referenced until their thread ends, even if their owner is gone
 
 
 class _Worker(QObject):
@@ -58,8 +60,8 @@ class Job(QObject):
     failed = Signal(str)
     finished = Signal()
 
-    def __init__(self, fn: JobFn, parent: QObject | None = None) -> None:
-        super().__init__(parent)
+    def __init__(self, fn: JobFn) -> None:
+        super().__init__()  # no Qt parent: a closing wizard must not delete a job whose thread still runs
         self._stop = threading.Event()
         self._thread = QThread()
         self._worker = _Worker(fn, self._stop)
@@ -67,12 +69,16 @@ class Job(QObject):
         self._thread.started.connect(self._worker.run)
         self._worker.yielded.connect(self._on_item)
         self._worker.failed.connect(self._on_failed)
+        self._worker.done.connect(
+            self._thread.quit, Qt.ConnectionType.DirectConnection
+        )  # ends without the GUI
         self._worker.done.connect(self._on_done)
         self.running = False
 
     def start(self) -> Job:
         """Start the thread; returns self for chaining."""
         self.running = True
+        _ALIVE.add(self)
         self._thread.start()
         return self
 
@@ -94,24 +100,31 @@ class Job(QObject):
 
     @Slot()
     def _on_done(self) -> None:
-        self._thread.quit()
         self._thread.wait()
         self.running = False
+        _ALIVE.discard(self)
         self.finished.emit()
 
 
-class JobSet(QObject):
+@atexit.register
+def _stop_leftovers() -> None:
+    """Jobs still running when Python exits are stopped and joined (Qt aborts on a running QThread)."""
+    for job in list(_ALIVE):
+        job.stop()
+        job.wait(5_000)
+
+
+class JobSet:
     """The jobs of one wizard: started with callbacks, all stopped together on close."""
 
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
+    def __init__(self) -> None:
         self._jobs: set[Job] = set()
 
     def start(self, fn: JobFn, on_item: Callable[[Any], None] | None = None,
               on_failed: Callable[[str], None] | None = None,
               on_finished: Callable[[], None] | None = None) -> Job:  # fmt: skip
         """Run ``fn`` in the background; the callbacks run on the GUI thread."""
-        job = Job(fn, self)
+        job = Job(fn)
         if on_item is not None:
             job.itemReady.connect(on_item)
         if on_failed is not None:
@@ -124,7 +137,6 @@ class JobSet(QObject):
 
     def _forget(self, job: Job) -> None:
         self._jobs.discard(job)
-        job.deleteLater()
 
     @property
     def busy(self) -> bool:

@@ -41,9 +41,13 @@ class WizardContext:
     camera_settings: Callable[[], dict] | None = None  # the camera's settings, stored with captured frames
     eval_device: str = "cpu"  # device for evaluation and previews (the GPU stays with inspection/training)
     timing_threads: int | None = None  # torch threads of the timing and training processes (None = default)
+    current_model: Callable[[], Path | None] | None = None  # the model the live window runs, if it can say
 
     def deployed_model(self) -> Path | None:
-        """The model file of the active registry version, None when there is none (or it is unreadable)."""
+        """The model the line runs now: the live window's, else the active registry version's, else None."""
+        current = self.current_model() if self.current_model is not None else None
+        if current is not None and Path(current).is_file():
+            return Path(current)
         try:
             record = self.registry.active()
         except Exception:  # noqa: BLE001  (a broken registry must not stop retraining; Deploy shows it)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSize
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QListView, QPushButton, QVBoxLayout
 
 from app.retrain.plan import ADVISED_GOOD, MIN_GOOD
@@ -32,9 +32,9 @@ class ReviewPage(PageBase):
         self.view.setResizeMode(QListView.ResizeMode.Adjust)
         self.view.setMovement(QListView.Movement.Static)
         self.view.setIconSize(THUMB)
-        self.view.setGridSize(QSize(THUMB.width() + 24, THUMB.height() + 44))
+        self.view.setGridSize(QSize(THUMB.width() + 24, THUMB.height() + 34))
         self.view.setUniformItemSizes(True)
-        self.view.setWordWrap(True)
+        self.view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.view.setSelectionMode(QListView.SelectionMode.ExtendedSelection)
         self.view.doubleClicked.connect(lambda index: self.open_image(self.model.path_at(index.row())))
         self.body.addWidget(self.view, 1)

@@ -91,7 +91,7 @@ class ThumbnailModel(QAbstractListModel):
             tags.append("near-dup")
         if path in self.unreadable:
             tags.append("UNREADABLE")
-        return path.name + (f"  [{', '.join(tags)}]" if tags else "")
+        return " · ".join([*tags, path.name])  # tags first: the view elides long names in the middle
 
     def _background(self, path: Path) -> QBrush | None:
         if path in self.unreadable:

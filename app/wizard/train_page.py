@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton
 from app.retrain.runner import new_run_path, unfinished_run
 from app.retrain.timing import clock
 from app.wizard.page import PageBase, WizardContext
+from draem_core.checkpoint import checkpoint_path
 from draem_core.train import TrainEvent
 
 POLL_MS = 100  # how often the page pulls training events
@@ -31,6 +32,7 @@ class TrainPage(PageBase):
             ctx, "Train", "Training runs in its own process: inspection keeps running meanwhile."
         )
         self.done_path: Path | None = None
+        self._has_checkpoint = False  # the current run (plan.model_out) has a checkpoint to resume
         self.status = QLabel("Not started.")
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
@@ -40,6 +42,7 @@ class TrainPage(PageBase):
         self.plot.setLabel("left", "loss")
         self.plot.addLegend(offset=(-10, 10))
         self.plot.showGrid(x=True, y=True, alpha=0.2)
+        self.plot.getAxis("left").enableAutoSIPrefix(False)
         self.curves = {key: self.plot.plot([], [], pen=pg.mkPen(color, width=2), name=label)
                        for key, label, color in CURVES}  # fmt: skip
         self.history: dict[str, list[float]] = {"step": [], **{k: [] for k, _, _ in CURVES}}
@@ -50,6 +53,7 @@ class TrainPage(PageBase):
         self.finish_layout()
         self._timer = QTimer(self, interval=POLL_MS)
         self._timer.timeout.connect(self.poll)
+        self._update_buttons()
 
     def _buttons(self) -> QHBoxLayout:
         row = QHBoxLayout()
@@ -68,12 +72,24 @@ class TrainPage(PageBase):
 
     def initializePage(self) -> None:
         self.done_path = None
-        found = unfinished_run(self.plan.dataset) if self.plan.dataset else None
-        if found is None:
-            self.start_new()
-            return
-        model, step = found
+        dataset = self.plan.dataset
+        self.status.setText("Looking for an interrupted run…")
+
+        def look(stop):  # reads the dataset's runs folder: off the GUI thread
+            found = unfinished_run(dataset) if dataset else None
+            return ("resume", *found) if found else ("new", new_run_path(dataset), 0)  # type: ignore[arg-type]
+
+        self.ctx.jobs.start(look, self._looked, self.fail)
+
+    def _looked(self, found) -> None:
+        kind, model, step = found
         self.plan.model_out = model
+        if kind == "new":
+            self._has_checkpoint = False
+            self._start(self.plan.to_train_plan(model))
+            return
+        self._has_checkpoint = True
+        self.status.setText(f"Interrupted run {model.name}.")
         self.say(
             f"An interrupted run stopped at step {step}: Resume continues it, or start a new run.", "warn"
         )
@@ -89,19 +105,17 @@ class TrainPage(PageBase):
     # --- actions -----------------------------------------------------------------------------------
 
     def start_new(self) -> None:
-        """Start a fresh run of the plan."""
-        out = new_run_path(self.plan.dataset)  # type: ignore[arg-type]
-        self.plan.model_out = out
-        self._start(self.plan.to_train_plan(out))
+        """Start a fresh run of the plan (a new model file; an interrupted run's checkpoint stays)."""
+        dataset = self.plan.dataset
+        self.ctx.jobs.start(lambda stop: ("new", new_run_path(dataset), 0), self._looked, self.fail)  # type: ignore[arg-type]
 
     def resume(self) -> None:
         """Continue the current run from its checkpoint."""
         out = self.plan.model_out
-        ckpt = out.with_name(out.name.removesuffix(".safetensors") + ".ckpt.safetensors") if out else None
-        if ckpt is None or not ckpt.is_file():
+        if out is None or not self._has_checkpoint:
             self.say("Nothing to resume: no checkpoint was written yet.", "error")
             return
-        self._start(self.plan.to_train_plan(out, resume=ckpt))  # type: ignore[arg-type]
+        self._start(self.plan.to_train_plan(out, resume=checkpoint_path(out)))
 
     def _start(self, train_plan) -> None:
         self.done_path = None
@@ -123,13 +137,9 @@ class TrainPage(PageBase):
 
     def _update_buttons(self) -> None:
         running = self.ctx.runner.running
-        out = self.plan.model_out
-        has_ckpt = (
-            bool(out) and out.with_name(out.name.removesuffix(".safetensors") + ".ckpt.safetensors").is_file()
-        )
         self.cancel_btn.setEnabled(running)
         self.new_btn.setEnabled(not running)
-        self.resume_btn.setEnabled(not running and has_ckpt and self.done_path is None)
+        self.resume_btn.setEnabled(not running and self._has_checkpoint and self.done_path is None)
 
     # --- events ------------------------------------------------------------------------------------
 
@@ -160,6 +170,7 @@ class TrainPage(PageBase):
         elif e.kind == "step":
             self._step(e)
         elif e.kind == "checkpoint":
+            self._has_checkpoint = True
             self.eta.setText(f"{self.eta.text().split(' · checkpoint')[0]} · checkpoint at step {e.step}")
         elif e.kind == "calibrating":
             self.status.setText("Scoring the held-out images to set the threshold…")
@@ -169,6 +180,7 @@ class TrainPage(PageBase):
             self.status.setText(f"Done: {e.step} steps in {clock(e.elapsed_s)}.")
             self.say(e.message, "ok")
         elif e.kind == "cancelled":
+            self._has_checkpoint = True
             self.status.setText(
                 f"Cancelled at step {e.step}: the checkpoint keeps the work; Resume continues it."
             )

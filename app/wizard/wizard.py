@@ -44,21 +44,24 @@ class RetrainWizard(QWizard):
         datasets_root: where new datasets are created (default ``data_home()/datasets``).
         threads: torch CPU threads of the training and timing processes (None = torch's default).
         eval_device: device for evaluation and previews.
+        current_model: the model file the live window runs (compared on the Evaluate page); default: the
+            registry's active version.
     """
 
     def __init__(self, plan: RetrainPlan, *, latest_frame: Callable[[], Frame | None],
                  latest_result: Callable[[], object], deploy: Callable[[Path], None], registry: ModelRegistry,
                  parent: QWidget | None = None, camera_settings: Callable[[], dict] | None = None,
-                 datasets_root: Path | None = None, threads: int | None = None,
-                 eval_device: str = "cpu") -> None:  # fmt: skip
+                 datasets_root: Path | None = None, threads: int | None = None, eval_device: str = "cpu",
+                 current_model: Callable[[], Path | None] | None = None) -> None:  # fmt: skip
         super().__init__(parent)
         self.plan = plan
-        self.jobs = JobSet(self)
+        self.jobs = JobSet()
+        self.destroyed.connect(lambda *_, jobs=self.jobs: jobs.stop_all(0))  # deleted without closing
         self.runner = TrainingRunner(threads=threads)
         self.ctx = WizardContext(plan, latest_frame, latest_result, deploy, registry, self.runner, self.jobs,
                                  Path(datasets_root) if datasets_root else data_home() / "datasets",
                                  camera_settings=camera_settings, eval_device=eval_device,
-                                 timing_threads=threads)  # fmt: skip
+                                 timing_threads=threads, current_model=current_model)  # fmt: skip
         self.collect_page = CollectPage(self.ctx)
         self.review_page = ReviewPage(self.ctx)
         self.configure_page = ConfigurePage(self.ctx)

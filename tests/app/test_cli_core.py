@@ -38,17 +38,37 @@ def small_mvtec(tmp_path_factory, ball_screw):
             shutil.copy(p, root / sub / p.name)
             if sub.endswith("pitting"):
                 (root / "ground_truth/pitting").mkdir(parents=True, exist_ok=True)
-                shutil.copy(ball_screw / "ground_truth/pitting" / f"{p.stem}_mask.png", root / "ground_truth/pitting")
+                shutil.copy(
+                    ball_screw / "ground_truth/pitting" / f"{p.stem}_mask.png", root / "ground_truth/pitting"
+                )
     return root
 
 
 def test_eval_writes_json_with_the_contract_keys_and_plots(capsys, tiny_model, small_mvtec, tmp_path):
-    code, out, _ = run(capsys, "eval", small_mvtec, "--model", tiny_model, "--json", tmp_path / "m.json",
-                       "--plots", tmp_path / "plots")
+    code, out, _ = run(
+        capsys,
+        "eval",
+        small_mvtec,
+        "--model",
+        tiny_model,
+        "--json",
+        tmp_path / "m.json",
+        "--plots",
+        tmp_path / "plots",
+    )
     assert code == 0 and "image_auroc" in out
     doc = json.loads((tmp_path / "m.json").read_text())
-    keys = {"image_auroc", "pixel_auroc", "pixel_ap", "aupro", "threshold", "false_reject_rate", "escape_rate",
-            "n_good", "n_defect"}
+    keys = {
+        "image_auroc",
+        "pixel_auroc",
+        "pixel_ap",
+        "aupro",
+        "threshold",
+        "false_reject_rate",
+        "escape_rate",
+        "n_good",
+        "n_defect",
+    }
     assert keys <= set(doc) and doc["n_good"] == 3 and doc["n_defect"] == 3
     assert 0 <= doc["pixel_auroc"] <= 1
     for name in ("roc.png", "histogram.png", "worst_good.png", "worst_defects.png"):
@@ -56,8 +76,18 @@ def test_eval_writes_json_with_the_contract_keys_and_plots(capsys, tiny_model, s
 
 
 def test_predict_writes_overlays_and_json(capsys, tiny_model, good_paths, tmp_path):
-    code, out, _ = run(capsys, "predict", good_paths[0], good_paths[1], "--model", tiny_model,
-                       "--out", tmp_path / "o", "--json", tmp_path / "p.json")
+    code, out, _ = run(
+        capsys,
+        "predict",
+        good_paths[0],
+        good_paths[1],
+        "--model",
+        tiny_model,
+        "--out",
+        tmp_path / "o",
+        "--json",
+        tmp_path / "p.json",
+    )
     assert code == 0
     rows = json.loads((tmp_path / "p.json").read_text())
     assert [r["verdict"] in ("OK", "NG") for r in rows] == [True, True]
@@ -66,8 +96,18 @@ def test_predict_writes_overlays_and_json(capsys, tiny_model, good_paths, tmp_pa
 
 
 def test_synth_grid(capsys, tmp_path, good_paths):
-    code, _, _ = run(capsys, "synth", "--out", tmp_path / "s.png", "--n", 4, "--images", good_paths[0].parent,
-                     "--size", "64")
+    code, _, _ = run(
+        capsys,
+        "synth",
+        "--out",
+        tmp_path / "s.png",
+        "--n",
+        4,
+        "--images",
+        good_paths[0].parent,
+        "--size",
+        "64",
+    )
     image = cv2.imread(str(tmp_path / "s.png"))
     assert code == 0 and image.shape == (3 * 64, 4 * 64, 3)
 
@@ -82,6 +122,7 @@ def test_export_onnx(capsys, tiny_model, tmp_path):
 
 
 # --- bad input: one line, non-zero exit, nothing half-written ---------------------------------------------
+
 
 def _one_line_error(code, err, *needles):
     assert code != 0
@@ -108,8 +149,19 @@ def test_train_only_unreadable_images(capsys, tmp_path):
     folder.mkdir()
     for i in range(3):
         (folder / f"{i}.png").write_bytes(b"garbage")
-    code, _, err = run(capsys, "train", folder, "--out", tmp_path / "m.safetensors", "--steps", 1,
-                       "--preset", "micro", "--size", "64")
+    code, _, err = run(
+        capsys,
+        "train",
+        folder,
+        "--out",
+        tmp_path / "m.safetensors",
+        "--steps",
+        1,
+        "--preset",
+        "micro",
+        "--size",
+        "64",
+    )
     assert code != 0
     assert "0.png" in err and "readable" in err.strip().splitlines()[-1]
     assert not (tmp_path / "m.safetensors").exists()
@@ -129,15 +181,26 @@ def test_eval_and_predict_with_bad_model(capsys, tmp_path, good_paths, content):
 def test_predict_lists_unreadable_images_and_goes_on(capsys, tiny_model, good_paths, tmp_path):
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"\x89PNG but not really")
-    code, out, err = run(capsys, "predict", broken, good_paths[0], "--model", tiny_model, "--out", tmp_path / "o")
+    code, out, err = run(
+        capsys, "predict", broken, good_paths[0], "--model", tiny_model, "--out", tmp_path / "o"
+    )
     assert code == 1 and "broken.png" in err and good_paths[0].name in out
 
 
 def test_grayscale_16bit_and_odd_images_are_read(capsys, tiny_model, tmp_path):
-    gray16 = (np.arange(90 * 130, dtype=np.uint16).reshape(90, 130) * 5)
+    gray16 = np.arange(90 * 130, dtype=np.uint16).reshape(90, 130) * 5
     cv2.imwrite(str(tmp_path / "g16.png"), gray16)
     cv2.imwrite(str(tmp_path / "rgba.png"), np.full((40, 300, 4), 120, np.uint8))
     cv2.imwrite(str(tmp_path / "small.bmp"), np.full((7, 9, 3), 30, np.uint8))
-    code, out, _ = run(capsys, "predict", tmp_path / "g16.png", tmp_path / "rgba.png", tmp_path / "small.bmp",
-                       "--model", tiny_model, "--out", tmp_path / "o")
+    code, out, _ = run(
+        capsys,
+        "predict",
+        tmp_path / "g16.png",
+        tmp_path / "rgba.png",
+        tmp_path / "small.bmp",
+        "--model",
+        tiny_model,
+        "--out",
+        tmp_path / "o",
+    )
     assert code == 0 and out.count("raw") == 3

@@ -45,7 +45,9 @@ class LosableFolder(FolderSource):
     def stats(self) -> SourceStats:
         base = super().stats()
         if self.lost:
-            return SourceStats(state=SourceState.RECONNECTING, last_error="cable pulled", received=base.received)
+            return SourceStats(
+                state=SourceState.RECONNECTING, last_error="cable pulled", received=base.received
+            )
         return base
 
 
@@ -100,9 +102,13 @@ def test_frames_flow_to_verdicts_trace_and_ng_images(folder_source, inspector, t
     assert saved.shape == live.frame.image.shape  # the full frame, losslessly
     assert read_image(overlays[0]).shape == saved.shape
 
-    rows = sqlite3.connect(tmp_path / "trace.sqlite").execute(
-        "SELECT frame_id, camera, model_name, verdict, threshold, score, normalized FROM inspections ORDER BY id"
-    ).fetchall()
+    rows = (
+        sqlite3.connect(tmp_path / "trace.sqlite")
+        .execute(
+            "SELECT frame_id, camera, model_name, verdict, threshold, score, normalized FROM inspections ORDER BY id"
+        )
+        .fetchall()
+    )
     assert len(rows) == trace.written >= 4
     verdicts = [r[3] for r in rows]
     assert verdicts[0] == "OK" and verdicts[-1] == "NG" and "NG" in verdicts
@@ -112,9 +118,13 @@ def test_frames_flow_to_verdicts_trace_and_ng_images(folder_source, inspector, t
     assert [r[0] for r in rows] == sorted(r[0] for r in rows)
 
 
-def test_corrupt_model_keeps_the_previous_one(folder_source, inspector, tiny_model: Path, tmp_path: Path) -> None:
+def test_corrupt_model_keeps_the_previous_one(
+    folder_source, inspector, tiny_model: Path, tmp_path: Path
+) -> None:
     errors: list[tuple[str, BaseException]] = []
-    pipeline = InspectionPipeline(folder_source, inspector, config=FAST, on_error=lambda w, e: errors.append((w, e)))
+    pipeline = InspectionPipeline(
+        folder_source, inspector, config=FAST, on_error=lambda w, e: errors.append((w, e))
+    )
     pipeline.start()
     try:
         wait_until(lambda: pipeline.stats().inspected >= 1)
@@ -147,7 +157,9 @@ def test_source_loss_shows_in_stats_and_recovers(folder_source, inspector) -> No
         assert stats.source_lost and stats.source_error == "cable pulled"
         folder_source.lost = False
         done = pipeline.stats().inspected
-        wait_until(lambda: pipeline.stats().source_state == SourceState.LIVE and pipeline.stats().inspected > done)
+        wait_until(
+            lambda: pipeline.stats().source_state == SourceState.LIVE and pipeline.stats().inspected > done
+        )
     finally:
         pipeline.stop()
 

@@ -94,7 +94,9 @@ def test_ng_pulses_the_configured_output_line() -> None:
 def test_camera_without_output_is_reported_once_and_not_retried() -> None:
     camera = OutputCamera(has_output=False)
     errors: list[tuple[str, BaseException]] = []
-    output = RejectOutput(RejectConfig(pulse_enabled=True), source=camera, on_error=lambda w, e: errors.append((w, e)))
+    output = RejectOutput(
+        RejectConfig(pulse_enabled=True), source=camera, on_error=lambda w, e: errors.append((w, e))
+    )
     for i in range(5):
         output.submit(record(i, "NG"))
     wait_until(lambda: output.pulse_unavailable != "")

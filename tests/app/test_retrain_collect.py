@@ -56,7 +56,9 @@ def test_import_reports_unreadable_files(tmp_path: Path, good_paths: list[Path])
     problems = [r[3] for r in results if r[3]]
     assert len(problems) == 1 and "broken.png" in problems[0]
     assert len(ds.entries) == 3 and all(e.source.startswith("import:") for e in ds.entries)
-    assert (ds.folder / ds.entries[0].file).read_bytes() == (src / ds.entries[0].source.split("/")[-1]).read_bytes()
+    assert (ds.folder / ds.entries[0].file).read_bytes() == (
+        src / ds.entries[0].source.split("/")[-1]
+    ).read_bytes()
     with pytest.raises(DatasetError, match="missing: folder not found"):
         list(import_folder(ds, tmp_path / "missing"))
     (tmp_path / "empty").mkdir()

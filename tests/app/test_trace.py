@@ -41,7 +41,9 @@ def test_records_are_written_in_batches_from_a_writer_thread(tmp_path: Path) -> 
     assert writer._thread.ident != caller and writer.written == 500 and writer.lost == 0
     conn = sqlite3.connect(db)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    rows = conn.execute("SELECT time, frame_id, camera, model_name, model_version, verdict, roi FROM inspections").fetchall()
+    rows = conn.execute(
+        "SELECT time, frame_id, camera, model_name, model_version, verdict, roi FROM inspections"
+    ).fetchall()
     assert len(rows) == 500
     assert rows[0] == (T0, 0, "CAM-7", "flange", "v3", "NG", None)
     assert rows[1][6] == "[1, 2, 30, 40]"

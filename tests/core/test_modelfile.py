@@ -23,8 +23,16 @@ def test_save_load_gives_identical_outputs(tiny_model, tmp_path):
 
 def test_metadata_describes_the_model(tiny_model):
     _, doc = read_file(tiny_model, MODEL_FORMAT)
-    for key in ("format_version", "model", "channel_order", "calibration", "training", "dataset_fingerprint",
-                "software_version", "created"):
+    for key in (
+        "format_version",
+        "model",
+        "channel_order",
+        "calibration",
+        "training",
+        "dataset_fingerprint",
+        "software_version",
+        "created",
+    ):
         assert key in doc, key
     assert doc["model"]["preset"] == "micro"
     assert len(doc["dataset_fingerprint"]) == 64

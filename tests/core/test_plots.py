@@ -37,13 +37,14 @@ def test_contact_sheet_grid_worst_first(tmp_path: Path) -> None:
     items = [(image, np.full((30, 40), level), f"part {level}") for level in (0.1, 0.9, 0.5)]
     sheet = _read(plots.contact_sheet(items, tmp_path / "sheet.png", columns=2))
     tile_h = plots.TILE + plots.TITLE_HEIGHT
-    assert sheet.shape == (2 * tile_h, 2 * plots.TILE, 3)
+    tile_w = round(plots.TILE * 120 / 90)  # tiles follow the images' 4:3 aspect
+    assert sheet.shape == (2 * tile_h, 2 * tile_w, 3)
     # The first tile (top left) must be the worst item (map 0.9, red); the third tile the best (blue).
-    centre = (plots.TITLE_HEIGHT + plots.TILE // 2, plots.TILE // 2)
+    centre = (plots.TITLE_HEIGHT + plots.TILE // 2, tile_w // 2)
     first, third = sheet[centre].astype(int), sheet[centre[0] + tile_h, centre[1]].astype(int)
     assert first[2] > first[0]  # BGR: red dominates in the worst tile
     assert third[0] > third[2]  # blue dominates in the best tile
-    assert (sheet[tile_h + 5 :, plots.TILE + 5 :] == 255).all()  # the unused fourth cell is blank
+    assert (sheet[tile_h + 5 :, tile_w + 5 :] == 255).all()  # the unused fourth cell is blank
 
 
 def test_contact_sheet_needs_items(tmp_path: Path) -> None:

@@ -33,6 +33,7 @@ def test_grab_frames_with_metadata(open_sim):
     source = open_sim("sim:1")
     assert isinstance(source, FrameSource)
     assert source.info["serial"] == "1" and source.info["model"] == "Viky"
+    assert source.info["producer"].endswith("viky.cti")
     assert source.stats().state == SourceState.OPEN
     source.start()
     got = frames(source, 3)
@@ -73,6 +74,14 @@ def test_frame_rate_takes_effect(open_sim):
     assert intervals[50.0] < intervals[8.0] / 2
 
 
+def test_ring_grows_when_frames_do_not_fit(open_sim):
+    source = open_sim("sim", ring_bytes=1000)  # far too small for 400x400 RGB
+    source.start()
+    assert frames(source, 2)[-1].image.shape == (400, 400, 3)
+    stats = source.stats()
+    assert stats.dropped >= 1 and stats.extra["lost_in_acquisition"] >= 1  # the frames that did not fit
+
+
 def test_start_stop_repeatedly(open_sim):
     source = open_sim("sim:2")
     last_id = 0
@@ -104,6 +113,22 @@ def test_killed_acquisition_process_comes_back(open_sim):
     assert after[-1].image.shape == (400, 256, 3)  # the Width set before the crash was re-applied
 
 
+def test_hung_acquisition_process_is_replaced(open_sim):
+    source = open_sim("sim", watchdog_s=1.0, restart_backoff_s=(0.05,))
+    source.start()
+    frames(source, 1)
+    pid = source.stats().extra["pid"]
+    os.kill(pid, signal.SIGSTOP)  # frozen like a producer stuck in a driver call: no heartbeat
+    wait_until(
+        lambda: source.stats().extra["process_restarts"] == 1 and source.stats().state == SourceState.LIVE
+    )
+    assert source.stats().extra["pid"] != pid
+    assert source.stats().last_error.startswith(
+        "acquisition process hung (no heartbeat for 1 s) (exit code -9)"
+    )
+    assert len(frames(source, 2)) == 2
+
+
 def test_unplugged_device_reconnects_with_backoff(open_sim):
     source = open_sim("sim")
     source.start()
@@ -129,7 +154,9 @@ def test_process_recycled_after_device_reopens(open_sim):
     )
     stats = source.stats()
     assert stats.extra["device_reconnects"] == 1 and stats.extra["pid"] != pid
-    assert stats.last_error.startswith("recycling the acquisition process after 1 device re-opens")
+    assert stats.last_error.startswith(
+        "recycling the acquisition process after 1 device re-opens (exit code 0)"
+    )
     assert len(frames(source, 2)) == 2
 
 
@@ -152,6 +179,10 @@ def test_feature_tree_and_settings_file(open_sim, tmp_path):
     source.set_feature("Width", 500)
     assert source.load_settings(path) == []
     assert source.get_feature("Width") == 300
+    with pytest.raises(FeatureError, match="LineSelector: this camera has no such feature"):
+        source.pulse_output("Line1", 0.01)  # the simulator has no digital outputs: named, not a crash
+    with pytest.raises(FeatureError, match="TriggerSoftware: this camera has no such feature"):
+        source.software_trigger()
     path.write_text('{"format": "something else"}')
     with pytest.raises(CameraError, match="not a camera settings file"):
         source.load_settings(path)

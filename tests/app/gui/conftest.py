@@ -71,13 +71,15 @@ def make_window(qtbot, tmp_path: Path, settings_file: Path, tiny_model: Path):
 
     def make(source: str | None = None, model: Path | None = tiny_model, **options):
         sources: list = []
+        fresh = not settings_file.exists()
         settings = QSettings(str(settings_file), QSettings.Format.IniFormat)
         window = MainWindow(LaunchOptions(source=source, model=model, **options), settings=settings,
                             source_factory=factory(sources), discover=None, data_dir=tmp_path / "data",
                             device="cpu")  # fmt: skip
         window.test_sources = sources
         qtbot.addWidget(window)
-        window.resize(1400, 900)
+        if fresh:  # a restart keeps the size it restored from the settings
+            window.resize(1400, 900)
         window.show()
         return window
 

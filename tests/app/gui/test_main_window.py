@@ -19,7 +19,9 @@ def inspecting(window) -> bool:
     return window.session.state == AppState.INSPECTING and window.session.stats().inspected >= 2
 
 
-def test_folder_frames_reach_the_verdict_the_trace_and_ng_images(qtbot, make_window, image_folder: Path) -> None:
+def test_folder_frames_reach_the_verdict_the_trace_and_ng_images(
+    qtbot, make_window, image_folder: Path
+) -> None:
     window = make_window(source=f"folder:{image_folder}")
     qtbot.waitUntil(lambda: inspecting(window), timeout=WAIT)
     station = window.station
@@ -55,14 +57,18 @@ def test_demo_line_out_of_the_box(qtbot, make_window) -> None:
     qtbot.waitUntil(lambda: window.station.verdict.text in ("OK", "NG"), timeout=WAIT)
 
 
-def test_without_any_model_frames_show_with_a_clear_message(qtbot, make_window, image_folder, monkeypatch) -> None:
+def test_without_any_model_frames_show_with_a_clear_message(
+    qtbot, make_window, image_folder, monkeypatch
+) -> None:
     monkeypatch.setattr("app.gui.startup.bundled_model", lambda: Path("/nonexistent/demo.safetensors"))
     window = make_window(source=f"folder:{image_folder}", model=None)
-    qtbot.waitUntil(lambda: window.session.state == AppState.LIVE and window.latest_frame() is not None, timeout=WAIT)
+    qtbot.waitUntil(
+        lambda: window.session.state == AppState.LIVE and window.latest_frame() is not None, timeout=WAIT
+    )
     assert window.station.verdict.text == "NO MODEL"
     assert "No model loaded" in window.station.banner_text
     assert "no model found" in window.status.last_error
-    assert not window.actions.by_name["start_inspection"].isEnabled() or window.session.inspector is None
+    assert not window.commands.by_name["start_inspection"].isEnabled() or window.session.inspector is None
 
 
 def test_corrupt_model_keeps_the_previous_one(qtbot, make_window, image_folder, tiny_model, tmp_path) -> None:
@@ -109,13 +115,15 @@ def test_no_camera_is_an_error_state_not_a_crash(qtbot, make_window, image_folde
     window = make_window(source=f"folder:{missing}")
     qtbot.waitUntil(lambda: window.session.state == AppState.ERROR, timeout=WAIT)
     assert str(missing) in window.station.banner_text and "does not exist" in window.station.banner_text
-    assert window.actions.by_name["connect"].isEnabled()
-    assert not window.actions.by_name["start_inspection"].isEnabled()
+    assert window.commands.by_name["connect"].isEnabled()
+    assert not window.commands.by_name["start_inspection"].isEnabled()
     window.connect_source(f"folder:{image_folder}")  # the user picks another source
     qtbot.waitUntil(lambda: inspecting(window), timeout=WAIT)
 
 
-def test_disk_full_pauses_ng_images_and_inspection_goes_on(qtbot, make_window, image_folder, tmp_path) -> None:
+def test_disk_full_pauses_ng_images_and_inspection_goes_on(
+    qtbot, make_window, image_folder, tmp_path
+) -> None:
     import errno
 
     from app.ng_store import NgStore, NgStoreConfig
@@ -142,7 +150,9 @@ def test_engineer_roi_limits_the_inspected_region(qtbot, make_window, image_fold
     window.controls.roi_check.setChecked(True)
     roi = window.station.view.current_roi()
     assert roi is not None and window.session.roi == roi
-    qtbot.waitUntil(lambda: window.latest_result() is not None and window.latest_result().roi == roi, timeout=WAIT)
+    qtbot.waitUntil(
+        lambda: window.latest_result() is not None and window.latest_result().roi == roi, timeout=WAIT
+    )
     amap = window.latest_result().anomaly_map
     x, y, w, h = roi
     assert np.all(amap[:y] == 0) and amap[y : y + h, x : x + w].min() > 0
@@ -151,7 +161,7 @@ def test_engineer_roi_limits_the_inspected_region(qtbot, make_window, image_fold
 def test_retrain_action_opens_the_wizard_with_the_window_callbacks(qtbot, make_window, image_folder) -> None:
     window = make_window(source=f"folder:{image_folder}")
     qtbot.waitUntil(lambda: inspecting(window), timeout=WAIT)
-    window.actions.by_name["retrain"].trigger()
+    window.commands.by_name["retrain"].trigger()
     wizard = getattr(window, "retrain_wizard", None)
     assert wizard is not None and wizard.isVisible(), window.status.last_error
     assert wizard.ctx.latest_frame() is not None
@@ -166,3 +176,13 @@ def test_gui_command_is_registered(capsys) -> None:
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
     assert "--source" in out and "--operator" in out and "--fullscreen" in out and "--model" in out
+
+
+def test_no_display_is_one_line_not_an_abort(monkeypatch, capsys) -> None:
+    from app.cli.main import main
+
+    monkeypatch.setattr("sys.platform", "linux")
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(name, raising=False)
+    assert main([]) == 2  # no command: the window, which cannot open here
+    assert "no display" in capsys.readouterr().err

@@ -50,7 +50,9 @@ def live(ball_screw: Path):
 
 def _plan() -> RetrainPlan:
     # The smallest real run: micro network, 64x160, a few steps (the form edits are checked on the way).
-    return RetrainPlan(preset="micro", size=(64, 160), budget=4, batch_size=2, device="cpu", checkpoint_every=2)
+    return RetrainPlan(
+        preset="micro", size=(64, 160), budget=4, batch_size=2, device="cpu", checkpoint_every=2
+    )
 
 
 def _shot(wizard: QWizard, name: str) -> None:
@@ -75,7 +77,9 @@ def test_walk_the_wizard_deploy_and_roll_back(qtbot, tmp_path: Path, ball_screw:
     assert not collect.isComplete()
     collect.name_edit.setText("ball screw line 2")
     collect.create_btn.click()
-    qtbot.waitUntil(lambda: wizard.ctx.dataset is not None and collect.isComplete() is False and not collect._busy())
+    qtbot.waitUntil(
+        lambda: wizard.ctx.dataset is not None and collect.isComplete() is False and not collect._busy()
+    )
     qtbot.waitUntil(lambda: live() is not None)
     collect.capture_current()
     qtbot.waitUntil(lambda: len(wizard.ctx.dataset.entries) == 1 and not collect._busy())
@@ -145,7 +149,7 @@ def test_walk_the_wizard_deploy_and_roll_back(qtbot, tmp_path: Path, ball_screw:
     high = float(max(comp.new.good.max(), comp.new.synthetic.max(), comp.new.real.max())) + 0.001
     ev.new_hist.set_threshold(high)  # what a drag to the right does
     assert plan.threshold == pytest.approx(high)
-    assert ev.table.item(1, 0).text() == "0.0%" and ev.table.item(2, 0).text() == "100.0%"
+    assert ev.table[1][0].text() == "0.0%" and ev.table[2][0].text() == "100.0%"  # new: rejects, escapes
     assert "false rejects 0.0%" in ev.new_hist.rates.text()
     _shot(wizard, "5_evaluate")
     next_btn.click()
@@ -199,7 +203,8 @@ def test_closing_while_training_asks_and_loses_nothing(qtbot, tmp_path: Path, ba
 
     plan.budget = stopped_at + 2
     again = open_wizard()
-    assert "stopped at step" in again.train_page.message.text() and again.train_page.resume_btn.isEnabled()
+    qtbot.waitUntil(lambda: again.train_page.resume_btn.isEnabled())  # the interrupted run is found
+    assert f"stopped at step {stopped_at}" in again.train_page.message.text() and not again.runner.running
     again.train_page.resume_btn.click()
     qtbot.waitUntil(again.train_page.isComplete, timeout=WAIT_MS)
     assert again.train_page.history["step"] == [stopped_at + 1, stopped_at + 2]
