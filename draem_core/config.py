@@ -90,6 +90,9 @@ class TrainConfig:
     epochs: int | None = None  # passes over the training images (steps = ceil(n / batch) * epochs)
     minutes: float | None = None  # wall-clock budget; LR drops follow elapsed time
     batch_size: int = 8
+    # Train on random (H, W) windows of the images at model size instead of whole images: small defects keep
+    # their pixels at a high model size while a step costs what the crop costs. None = whole images.
+    crop: tuple[int, int] | None = None
     lr: float = 1e-4  # Adam, both networks
     lr_milestones: tuple[float, ...] = (0.8, 0.9)  # fractions of the budget where LR is multiplied by gamma
     lr_gamma: float = 0.2

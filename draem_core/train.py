@@ -132,7 +132,7 @@ def train(plan: TrainPlan, should_stop: Callable[[], bool] = lambda: False) -> I
         lr = lr_at(cfg, budget.fraction(step, elapsed))
         for group in opt.param_groups:
             group["lr"] = lr
-        batch = run.data.batch(cfg.batch_size, gen, device)
+        batch = run.data.batch(cfg.batch_size, gen, device, cfg.crop)
         sb = synth(batch, gen)
         with autocast:
             out = model(sb.augmented)
@@ -245,7 +245,8 @@ def _prepare(plan: TrainPlan, device: torch.device) -> _Run:
         restore_optimizer(plan.resume, optimizer, tensors, doc)
         gen.set_state(tensors["rng.state"])
         start_step, start_elapsed = info.step, info.elapsed_s
-    textures = TextureBank.load(size[0], size[1], plan.anomaly_source, device, seed=cfg.seed)
+    tex_h, tex_w = (min(cfg.crop[0], size[0]), min(cfg.crop[1], size[1])) if cfg.crop else size
+    textures = TextureBank.load(tex_h, tex_w, plan.anomaly_source, device, seed=cfg.seed)
     skipped += [(str(p), r) for p, r in textures.skipped]
     return _Run(model, optimizer, AnomalySynthesizer(textures, cfg.synth), gen, data, start_step, start_elapsed,
                 skipped, plan)  # fmt: skip

@@ -23,10 +23,27 @@ class TrainingImages:
     train_paths: list[Path]
     holdout_paths: list[Path]
 
-    def batch(self, n: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
-        """``n`` random training images as float ``(n, 3, H, W)`` in [0, 1] on ``device``."""
+    def batch(
+        self, n: int, generator: torch.Generator, device: torch.device, crop: tuple[int, int] | None = None
+    ) -> torch.Tensor:
+        """``n`` random training images (or random ``crop`` windows of them) as float ``(n, 3, h, w)`` in [0, 1]."""
         idx = torch.randint(0, self.train.shape[0], (n,), generator=generator, device=generator.device).cpu()
-        return self.train[idx].to(device, non_blocking=True).float() / 255.0
+        images = self.train[idx]
+        if crop is not None:
+            images = _random_crops(images, crop, generator)
+        return images.to(device, non_blocking=True).float() / 255.0
+
+
+def _random_crops(images: torch.Tensor, crop: tuple[int, int], generator: torch.Generator) -> torch.Tensor:
+    h, w = images.shape[-2:]
+    ch, cw = min(crop[0], h), min(crop[1], w)
+    ys = torch.randint(
+        0, h - ch + 1, (images.shape[0],), generator=generator, device=generator.device
+    ).tolist()
+    xs = torch.randint(
+        0, w - cw + 1, (images.shape[0],), generator=generator, device=generator.device
+    ).tolist()
+    return torch.stack([im[:, y : y + ch, x : x + cw] for im, y, x in zip(images, ys, xs, strict=True)])
 
 
 def split_holdout(

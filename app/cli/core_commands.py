@@ -23,6 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     budget.add_argument("--epochs", type=int)
     budget.add_argument("--minutes", type=float)
     p.add_argument("--batch", type=int, default=8)
+    p.add_argument(
+        "--crop", help="train on random HxW windows of the images at --size (high resolution, cheap steps)"
+    )
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--anomaly-source", type=Path, help="folder of texture images (default: bundled textures)")
@@ -96,7 +99,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     budget = {"steps": args.steps, "epochs": args.epochs, "minutes": args.minutes}
     if all(v is None for v in budget.values()):
         budget["steps"] = 2000
-    cfg = TrainConfig(**budget, batch_size=args.batch, lr=args.lr, device=args.device, seed=args.seed,
+    crop = parse_size(args.crop)
+    crop = (crop, crop) if isinstance(crop, int) else crop
+    cfg = TrainConfig(**budget, batch_size=args.batch, crop=crop, lr=args.lr, device=args.device, seed=args.seed,
                       checkpoint_every=args.checkpoint_every, holdout_fraction=args.holdout)  # fmt: skip
     plan = TrainPlan(args.data, args.out, preset(args.preset, parse_size(args.size) or 256), cfg,
                      args.anomaly_source, args.name, args.resume)  # fmt: skip

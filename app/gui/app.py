@@ -59,4 +59,23 @@ def run_gui(args: argparse.Namespace) -> int:
     window = MainWindow(options)
     if not options.fullscreen:
         window.show()
+    close_on_terminate(window)
     return app.exec()
+
+
+def close_on_terminate(window) -> None:
+    """SIGTERM/SIGINT (a service manager, Ctrl+C in the terminal) close the window the normal way:
+    sources stopped, trace flushed, settings saved, exit code 0."""
+    import signal
+
+    from PySide6.QtCore import QTimer
+
+    def request_close(*_args) -> None:
+        QTimer.singleShot(0, window.close)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, request_close)
+    # Python runs signal handlers only between bytecodes; a light timer gives it the chance while Qt waits.
+    window._signal_pump = QTimer(window)  # kept on the window so it lives as long as the event loop
+    window._signal_pump.timeout.connect(lambda: None)
+    window._signal_pump.start(250)

@@ -92,3 +92,22 @@ def test_empty_folder_is_a_dataset_error(tmp_path):
     with pytest.raises(DatasetError) as info:
         list(train(plan))
     assert str(tmp_path) in str(info.value)
+
+
+def test_crop_training_keeps_the_model_size_and_trains_on_windows(good_paths, tmp_path):
+    from draem_core.training_data import TrainingImages
+
+    images = torch.arange(2 * 3 * 64 * 96, dtype=torch.float32).reshape(2, 3, 64, 96).remainder(256).byte()
+    data = TrainingImages(images, images[:0], [], [])
+    crops = data.batch(5, torch.Generator().manual_seed(0), torch.device("cpu"), crop=(32, 48))
+    assert crops.shape == (5, 3, 32, 48)
+    full = images.float() / 255
+    for c in crops:  # every crop is a window of one of the images
+        assert any((full[i].unfold(1, 32, 1).unfold(2, 48, 1) == c[:, None, None]).all(0).all(-1).all(-1).any()
+                   for i in range(2))  # fmt: skip
+    cfg = TrainConfig(steps=2, batch_size=2, crop=(32, 32), checkpoint_every=0)
+    out = tmp_path / "m.safetensors"
+    plan = TrainPlan(good_paths[0].parent, out, preset("micro", (64, 160)), cfg, images=tuple(good_paths[:8]))
+    assert list(train(plan))[-1].kind == "done"
+    _, meta = load_model(out)
+    assert (meta.model.image_height, meta.model.image_width) == (64, 160)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from app.state import AppState
@@ -10,7 +12,9 @@ pytestmark = [pytest.mark.gui, pytest.mark.camera]
 WAIT = 30_000
 
 
-def test_simulated_camera_features_are_listed_searched_and_edited(qtbot, make_window) -> None:
+def test_simulated_camera_features_are_listed_searched_and_edited(qtbot, make_window, monkeypatch) -> None:
+    # no model at all (not even the bundled one): the camera is live, not inspected
+    monkeypatch.setattr("app.gui.startup.bundled_model", lambda: Path("/nonexistent/demo.safetensors"))
     window = make_window(source="sim", model=None)
     qtbot.waitUntil(
         lambda: window.session.state == AppState.LIVE and window.latest_frame() is not None, timeout=WAIT

@@ -1,0 +1,46 @@
+"""The bundled demo model: it loads without pickle, is calibrated, and judges demo-line parts."""
+
+import pytest
+
+from app.paths import bundled_model
+from app.sources.demo_line import DemoLine, DemoLineConfig
+from draem_core.inspector import Inspector
+
+
+@pytest.fixture(scope="module")
+def inspector():
+    path = bundled_model()
+    assert path.is_file(), f"bundled model missing at {path}"
+    return Inspector.from_file(path, device="cpu")
+
+
+def _frame(kind: str | None, seed: int = 11):
+    """The first frame of a fixed demo line whose label is ``kind`` (None = good)."""
+    line = DemoLine(DemoLineConfig(seed=seed, defect_rate=0.5, kinds=(kind,) if kind else ("contamination",)))
+    index = next(i for i in range(100) if line.plan(i) == kind)
+    part, label = line.render(index)
+    return part, label
+
+
+def test_bundled_model_describes_itself(inspector):
+    meta = inspector.meta
+    assert meta.model.preset == "cpu" and (meta.model.image_height, meta.model.image_width) == (256, 320)
+    assert inspector.calibration is not None and 0 < inspector.threshold < 1
+    assert meta.training["n_holdout"] > 0 and meta.dataset_fingerprint
+
+
+def test_passes_a_good_part(inspector):
+    part, label = _frame(None)
+    assert label == "good"
+    result = inspector.inspect(part.image)
+    assert result.verdict == "OK", result.score
+
+
+def test_flags_a_contaminated_part_where_the_defect_is(inspector):
+    part, label = _frame("contamination")
+    assert label == "contamination"
+    result = inspector.inspect(part.image)
+    assert result.verdict == "NG", result.score
+    inside = result.anomaly_map[part.mask > 0].mean()
+    outside = result.anomaly_map[part.mask == 0].mean()
+    assert inside > 5 * outside  # the heatmap sits on the defect
