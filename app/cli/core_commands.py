@@ -27,6 +27,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--crop", help="train on random HxW windows of the images at --size (high resolution, cheap steps)"
     )
     p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument(
+        "--rotate-p",
+        type=float,
+        default=0.3,
+        help="probability of rotating a normal training image ±90° (reference 0.3; 0 for fixed cameras)",
+    )
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--anomaly-source", type=Path, help="folder of texture images (default: bundled textures)")
     p.add_argument("--seed", type=int, default=0)
@@ -91,7 +97,7 @@ def parse_size(text: str | None) -> int | tuple[int, int] | None:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from app.cli.progress import ProgressBar
-    from draem_core.config import TrainConfig, preset
+    from draem_core.config import SynthConfig, TrainConfig, preset
     from draem_core.train import TrainPlan, train
 
     if args.resume is None and not args.data.exists():
@@ -101,8 +107,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         budget["steps"] = 2000
     crop = parse_size(args.crop)
     crop = (crop, crop) if isinstance(crop, int) else crop
+    synth = SynthConfig(p_rotate=args.rotate_p)
     cfg = TrainConfig(**budget, batch_size=args.batch, crop=crop, lr=args.lr, device=args.device, seed=args.seed,
-                      checkpoint_every=args.checkpoint_every, holdout_fraction=args.holdout)  # fmt: skip
+                      synth=synth, checkpoint_every=args.checkpoint_every, holdout_fraction=args.holdout)  # fmt: skip
     plan = TrainPlan(args.data, args.out, preset(args.preset, parse_size(args.size) or 256), cfg,
                      args.anomaly_source, args.name, args.resume)  # fmt: skip
     bar = ProgressBar()

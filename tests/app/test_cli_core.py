@@ -204,3 +204,40 @@ def test_grayscale_16bit_and_odd_images_are_read(capsys, tiny_model, tmp_path):
         tmp_path / "o",
     )
     assert code == 0 and out.count("raw") == 3
+
+
+def test_train_options_reach_the_run(capsys, good_paths, tmp_path):
+    from draem_core.checkpoint import checkpoint_path
+    from draem_core.modelfile import read_file
+    from draem_core.version import CHECKPOINT_FORMAT
+
+    data = tmp_path / "good"
+    data.mkdir()
+    for p in good_paths[:8]:
+        shutil.copy(p, data / p.name)
+    out = tmp_path / "m.safetensors"
+    code, _, _ = run(
+        capsys,
+        "train",
+        data,
+        "--out",
+        out,
+        "--preset",
+        "micro",
+        "--size",
+        "64x96",
+        "--steps",
+        1,
+        "--batch",
+        2,
+        "--rotate-p",
+        0,
+        "--crop",
+        32,
+    )
+    assert code == 0 and out.exists()
+    _, doc = read_file(checkpoint_path(out), CHECKPOINT_FORMAT)
+    train_cfg = doc["settings"]["train"]
+    assert (
+        train_cfg["synth"]["p_rotate"] == 0 and train_cfg["crop"] == [32, 32] and train_cfg["batch_size"] == 2
+    )
