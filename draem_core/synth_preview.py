@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from draem_core.config import SynthConfig
 from draem_core.imageio import list_images, read_image, write_image_atomic
 from draem_core.processing import frames_to_uint8, resize_to_model
 from draem_core.synthesis import AnomalySynthesizer
@@ -28,10 +29,7 @@ def synth_grid(
     """
     normals = _normal_images(images, n, size, seed)
     textures = TextureBank.load(size[0], size[1], anomaly_source, seed=seed)
-    synth = AnomalySynthesizer(textures)
-    from dataclasses import replace
-
-    synth.config = replace(synth.config, p_anomaly=1.0)
+    synth = AnomalySynthesizer(textures, SynthConfig(p_anomaly=1.0))  # every column drawn with an anomaly
     gen = torch.Generator().manual_seed(seed)
     batch = synth(normals, gen)
     rows = [batch.target, batch.augmented, batch.mask.expand(-1, 3, -1, -1)]
