@@ -58,8 +58,15 @@ def versions() -> dict:
     return out
 
 
-def inspect_source(spec: str, inspector, frames: int, timeout_s: float) -> dict:
-    """Run ``frames`` inspections of source ``spec`` through the app's pipeline; verdict counts and rate."""
+WHOLE_FRAME = (0, 0, 1 << 16, 1 << 16)  # an operator ROI clipped to any frame: the whole frame
+
+
+def inspect_source(spec: str, inspector, frames: int, timeout_s: float, whole_frame: bool = False) -> dict:
+    """Run ``frames`` inspections of source ``spec`` through the app's pipeline; verdict counts and rate.
+
+    ``whole_frame`` inspects whole frames even when the model has an inspection region (as an operator ROI
+    would): the simulator's frames are not the demo line's, and need not contain the bundled model's region.
+    """
     from app.pipeline.pipeline import InspectionPipeline
     from app.sources.factory import open_source
 
@@ -67,7 +74,8 @@ def inspect_source(spec: str, inspector, frames: int, timeout_s: float) -> dict:
     errors: list[str] = []
     source.open()
     source.start()
-    pipeline = InspectionPipeline(source, inspector, on_error=lambda *a: errors.append(" ".join(map(str, a))))
+    pipeline = InspectionPipeline(source, inspector, on_error=lambda *a: errors.append(" ".join(map(str, a))),
+                                  roi=WHOLE_FRAME if whole_frame else None)  # fmt: skip
     try:
         pipeline.start()
         t0 = time.monotonic()
@@ -129,7 +137,7 @@ def run_self_test(
         check("demo_line", lambda: inspect_source("demo", state["inspector"], frames, timeout_s))
         check(
             "simulated_camera",
-            lambda: inspect_source("sim", state["inspector"], max(10, frames // 2), timeout_s),
+            lambda: inspect_source("sim", state["inspector"], max(10, frames // 2), timeout_s, whole_frame=True),
         )
     check("genicam_producers", producers)
     doc = report.as_dict()

@@ -21,6 +21,7 @@ import numpy as np
 
 from draem_core.errors import DatasetError
 from draem_core.imageio import IMAGE_SUFFIXES, list_images, read_image
+from draem_core.region import Roi, crop
 
 GOOD = "good"  # subfolder of good images in MVTec train/ and test/
 MASK_FOLDER = "ground_truth"  # folder of defect masks, next to test/ (or inside a plain test folder)
@@ -117,8 +118,9 @@ def _mask_index(mask_folder: Path) -> dict[str, Path]:
     return index
 
 
-def read_mask(path: str | Path, shape: tuple[int, int]) -> np.ndarray:
-    """A ground-truth mask as ``(H, W)`` bool (any nonzero pixel is defect), resized by nearest neighbour.
+def read_mask(path: str | Path, shape: tuple[int, int], roi: Roi | None = None) -> np.ndarray:
+    """A ground-truth mask as ``(H, W)`` bool (any nonzero pixel is defect), cropped to ``roi`` (the model's
+    inspection region) and resized by nearest neighbour.
 
     Raises:
         ImageReadError: the mask file is missing or cannot be decoded.
@@ -127,14 +129,15 @@ def read_mask(path: str | Path, shape: tuple[int, int]) -> np.ndarray:
     if image.ndim == 3:
         image = image.max(axis=2)
     height, width = shape
-    mask = (image > 0).astype(np.uint8)
+    mask = np.ascontiguousarray(crop((image > 0).astype(np.uint8), roi))
     if mask.shape != (height, width):
         mask = cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST)
     return mask.astype(bool)
 
 
-def item_mask(item: TestItem, shape: tuple[int, int]) -> np.ndarray | None:
-    """The mask of a test item at ``(H, W)``: all False for good images, None for a defect without mask."""
+def item_mask(item: TestItem, shape: tuple[int, int], roi: Roi | None = None) -> np.ndarray | None:
+    """The mask of a test item at ``(H, W)`` (of its ``roi`` window): all False for good images, None for a
+    defect without mask."""
     if item.label == 0:
         return np.zeros(shape, dtype=bool)
-    return read_mask(item.mask_path, shape) if item.mask_path is not None else None
+    return read_mask(item.mask_path, shape, roi) if item.mask_path is not None else None

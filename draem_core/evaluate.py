@@ -1,4 +1,7 @@
-"""Evaluation of a model on a labelled test set: metrics at model resolution, plots, worst cases."""
+"""Evaluation of a model on a labelled test set: metrics at model resolution, plots, worst cases.
+
+A model with an inspection region is evaluated on that region of every image and mask (what it inspects live).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from draem_core.imageio import read_image, to_uint8_rgb
 from draem_core.inspector import Inspector
 from draem_core.metrics import EvalReport, evaluate_scores
 from draem_core.processing import frames_to_uint8, maps_to_size
+from draem_core.region import RegionError, Roi, crop
 
 
 @dataclass(frozen=True)
@@ -35,10 +39,12 @@ def score_items(
         chunk, frames = [], []
         for it in items[start : start + batch]:
             try:
-                frames.append(read_image(it.path))
+                frames.append(inspector.region(read_image(it.path)))
                 chunk.append(it)
             except ImageReadError as exc:
                 skipped.append((str(it.path), exc.reason))
+            except RegionError as exc:
+                skipped.append((str(it.path), str(exc)))
         if chunk:
             maps, scores = _predict(inspector, frames)
             scored += [ScoredItem(it, float(s), m) for it, s, m in zip(chunk, scores, maps, strict=True)]
@@ -66,7 +72,7 @@ def evaluate(
     if not scored:
         raise DatasetError(root, "no readable test images")
     size = inspector.size
-    masks = [item_mask(s.item, size) for s in scored]
+    masks = [item_mask(s.item, size, inspector.model_roi) for s in scored]
     have_masks = all(m is not None for m in masks) and any(s.item.label for s in scored)
     report = evaluate_scores(
         [s.item.label for s in scored], [s.score for s in scored],
@@ -77,9 +83,10 @@ def evaluate(
 
 
 def write_plots(
-    report: EvalReport, scored: list[ScoredItem], out_dir: str | Path, worst: int = 12
+    report: EvalReport, scored: list[ScoredItem], out_dir: str | Path, worst: int = 12, roi: Roi | None = None
 ) -> list[Path]:
-    """ROC, score histogram with the threshold, and contact sheets of the worst good and defective images."""
+    """ROC, score histogram with the threshold, and contact sheets of the worst good and defective images
+    (of their ``roi`` window: the model's inspection region)."""
     from draem_core.plots import contact_sheet, plot_roc, plot_score_histogram
 
     out = Path(out_dir)
@@ -94,14 +101,14 @@ def write_plots(
     for label, name in ((0, "worst_good.png"), (1, "worst_defects.png")):
         group = sorted((s for s in scored if s.item.label == label), key=lambda s: -s.score)[:worst]
         if group:
-            items = [(_thumb(s.item.path, s.anomaly_map.shape), s.anomaly_map,
+            items = [(_thumb(s.item.path, s.anomaly_map.shape, roi), s.anomaly_map,
                       f"{s.score:.3f}  {s.item.defect_type}/{s.item.path.name}") for s in group]  # fmt: skip
             paths.append(contact_sheet(items, out / name, scores=[s.score for s in group], threshold=0.5))
     return paths
 
 
-def _thumb(path: Path, shape: tuple[int, int]) -> np.ndarray:
+def _thumb(path: Path, shape: tuple[int, int], roi: Roi | None = None) -> np.ndarray:
     import cv2
 
-    image = to_uint8_rgb(read_image(path))
+    image = np.ascontiguousarray(to_uint8_rgb(crop(read_image(path), roi)))
     return cv2.resize(image, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)

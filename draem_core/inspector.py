@@ -18,8 +18,9 @@ from draem_core.device import resolve_device
 from draem_core.model import DraemModel
 from draem_core.modelfile import ModelMetadata, load_model
 from draem_core.processing import anomaly_map, frames_to_uint8, image_score, maps_to_size, resize_to_model
+from draem_core.region import Roi, clip_roi, crop, require_inside
 
-Roi = tuple[int, int, int, int]  # x, y, width, height in frame pixels
+__all__ = ["InspectionResult", "Inspector", "Roi"]
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ class InspectionResult:
     normalized: float  # calibrated: the threshold maps to 0.5
     threshold: float  # raw threshold used for the verdict
     is_ng: bool
-    roi: Roi | None
+    roi: Roi | None  # the region inspected: the operator's, else the model's; None = whole frame
 
     @property
     def verdict(self) -> str:
@@ -48,6 +49,7 @@ class Inspector:
         self.size = (meta.model.image_height, meta.model.image_width)
         self.calibration = Calibration.from_dict(meta.calibration) if meta.calibration else None
         self.threshold = self.calibration.threshold if self.calibration else 0.5
+        self.model_roi: Roi | None = meta.roi  # the region of the frame the model was trained on
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -78,12 +80,31 @@ class Inspector:
         """Normalised score: the active threshold (calibrated, or as the operator set it) maps to 0.5."""
         return float(normalise(raw, self.threshold))
 
+    def region(self, frame: np.ndarray) -> np.ndarray:
+        """The part of ``frame`` the model inspects (its own region, or the whole frame).
+
+        Raises:
+            RegionError: the frame does not contain the model's region.
+        """
+        if self.model_roi is None:
+            return frame
+        require_inside(frame.shape, self.model_roi)
+        return crop(frame, self.model_roi)
+
     def inspect(self, frame: np.ndarray, roi: Roi | None = None) -> InspectionResult:
         return self.inspect_batch([frame], roi)[0]
 
     def inspect_batch(self, frames: Sequence[np.ndarray], roi: Roi | None = None) -> list[InspectionResult]:
-        """Judge frames of the same size (or any sizes, batched per size) and return maps at frame size."""
-        crops = [_crop(f, roi) for f in frames]
+        """Judge frames of the same size (or any sizes, batched per size) and return maps at frame size.
+
+        ``roi`` (the operator's region, clipped to the frame) overrides the model's own region; without either
+        the whole frame is inspected. A frame that lacks the model's region raises RegionError.
+        """
+        if roi is None and self.model_roi is not None:
+            for f in frames:
+                require_inside(f.shape, self.model_roi)
+            roi = self.model_roi
+        crops = [crop(f, roi) for f in frames]
         results: list[InspectionResult | None] = [None] * len(frames)
         by_shape: dict[tuple, list[int]] = {}
         for i, c in enumerate(crops):
@@ -103,22 +124,8 @@ class Inspector:
             amap = crop_map
         else:
             amap = np.zeros(frame.shape[:2], np.float32)
-            x, y, w, h = _clip_roi(frame, roi)
+            x, y, w, h = clip_roi(frame.shape, roi)
             amap[y : y + h, x : x + w] = crop_map
         return InspectionResult(
             amap, score, self.normalise(score), self.threshold, score >= self.threshold, roi
         )
-
-
-def _clip_roi(frame: np.ndarray, roi: Roi) -> Roi:
-    fh, fw = frame.shape[:2]
-    x, y, w, h = (int(v) for v in roi)
-    x, y = min(max(x, 0), fw - 1), min(max(y, 0), fh - 1)
-    return x, y, max(1, min(w, fw - x)), max(1, min(h, fh - y))
-
-
-def _crop(frame: np.ndarray, roi: Roi | None) -> np.ndarray:
-    if roi is None:
-        return frame
-    x, y, w, h = _clip_roi(frame, roi)
-    return frame[y : y + h, x : x + w]

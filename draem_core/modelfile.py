@@ -20,6 +20,7 @@ from draem_core.config import ModelConfig
 from draem_core.errors import ModelFileError
 from draem_core.imageio import write_bytes_atomic
 from draem_core.model import DraemModel
+from draem_core.region import Roi, as_roi
 from draem_core.version import CHECKPOINT_FORMAT, FORMAT_VERSION, MODEL_FORMAT, __version__
 
 META_KEY = "draem_inspect"
@@ -40,6 +41,7 @@ class ModelMetadata:
     format: str = MODEL_FORMAT
     format_version: int = FORMAT_VERSION
     extra: dict = field(default_factory=dict)  # free-form (e.g. evaluation metrics)
+    roi: Roi | None = None  # inspection region (x, y, w, h) of the camera frame it was trained on; None = whole frame
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -48,6 +50,7 @@ class ModelMetadata:
     def from_dict(cls, doc: dict) -> ModelMetadata:
         doc = dict(doc)
         doc["model"] = ModelConfig(**doc["model"])
+        doc["roi"] = as_roi(doc.get("roi"))
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in doc.items() if k in known})
 

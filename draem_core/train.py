@@ -31,6 +31,7 @@ from draem_core.errors import DatasetError, DraemError
 from draem_core.loss import draem_loss
 from draem_core.model import DraemModel
 from draem_core.modelfile import ModelMetadata, now_iso, save_model
+from draem_core.region import Roi, as_roi, describe_roi
 from draem_core.synthesis import AnomalySynthesizer
 from draem_core.textures import TextureBank
 from draem_core.training_data import TrainingImages, fingerprint, load_training_images, split_holdout
@@ -50,6 +51,7 @@ class TrainPlan:
     half_weights: bool = False  # store fp16 weights in the model file
     log_every: int = 1  # yield a step event every N steps (each costs a device sync)
     images: tuple[Path, ...] | None = None  # explicit image list (the wizard's reviewed set) instead of data
+    roi: Roi | None = None  # inspection region (x, y, w, h): images are cropped to it; stored in the model
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,7 @@ def train(plan: TrainPlan, should_stop: Callable[[], bool] = lambda: False) -> I
     device = resolve_device(cfg.device)
     ckpt_file = checkpoint_path(plan.out)
     run = _prepare(plan, device)
+    plan = run.plan  # on resume, the checkpoint's network and region
     yield TrainEvent("info", message=run.summary_line(device, budget_kind), extra={"skipped": run.skipped})
     model, opt, synth, gen = run.model, run.optimizer, run.synth, run.generator
     budget = _Budget(cfg, len(run.data.train))
@@ -204,7 +207,9 @@ class _Run:
         cfg = self.plan.train
         budget = getattr(cfg, budget_kind)
         resumed = f", resuming at step {self.start_step}" if self.start_step else ""
-        return (f"training {self.plan.model.preset} at {self.plan.model.image_height}x{self.plan.model.image_width} "
+        region = f" of the region {describe_roi(self.plan.roi)}" if self.plan.roi else ""
+        return (f"training {self.plan.model.preset} at {self.plan.model.image_height}x{self.plan.model.image_width}"
+                f"{region} "
                 f"on {describe(device)}: {len(self.data.train)} images, {len(self.data.holdout)} held out, "
                 f"{len(self.skipped)} unreadable skipped, budget {budget} {budget_kind}{resumed}")  # fmt: skip
 
@@ -222,13 +227,16 @@ def _prepare(plan: TrainPlan, device: torch.device) -> _Run:
         train_paths = [Path(p) for p in info.train_images]
         hold_paths = [Path(p) for p in info.holdout_images]
         resume_state = (tensors, info, doc)
+        saved_roi = as_roi(info.settings.get("roi"))
+        if saved_roi != plan.roi:  # the checkpoint's region wins too: its images were cropped to it
+            plan = TrainPlan(**{**asdict_shallow(plan), "roi": saved_roi})
     else:
         paths = list(plan.images) if plan.images is not None else good_images(plan.data)
         train_paths, hold_paths = split_holdout(paths, cfg.holdout_fraction, cfg.min_holdout, cfg.seed)
         with torch.random.fork_rng(devices=[]):  # seeded initialisation without touching global RNG state
             torch.manual_seed(cfg.seed)
             model = DraemModel(plan.model).to(device)
-    data, skipped = load_training_images(train_paths, hold_paths, size)
+    data, skipped = load_training_images(train_paths, hold_paths, size, plan.roi)
     if len(data.train) < 2:
         unreadable = "; ".join(f"{Path(p).name}: {r}" for p, r in skipped[:3]) + (
             "; ..." if len(skipped) > 3 else ""
@@ -258,7 +266,8 @@ def asdict_shallow(obj: object) -> dict:
 
 def _checkpoint(path: Path, run: _Run, step: int, elapsed: float, budget: _Budget) -> Path:
     settings = {"train": _jsonable(asdict(run.plan.train)), "anomaly_source": str(run.plan.anomaly_source or ""),
-                "data": str(run.plan.data), "out": str(run.plan.out)}  # fmt: skip
+                "data": str(run.plan.data), "out": str(run.plan.out),
+                "roi": list(run.plan.roi) if run.plan.roi else None}  # fmt: skip
     info = CheckpointInfo(run.plan.model, step, elapsed, budget.as_dict(), [str(p) for p in run.data.train_paths],
                           [str(p) for p in run.data.holdout_paths], settings)  # fmt: skip
     return save_checkpoint(path, run.model, run.optimizer, run.generator, info)
@@ -309,7 +318,8 @@ def _finish(
         plan.data.name if plan.data.name not in ("", "good", "train") else plan.data.parent.name
     )
     return ModelMetadata(model=plan.model, name=name, calibration=cal.to_dict(), training=training,
-                         dataset_fingerprint=fingerprint(data.train_paths + data.holdout_paths), created=now_iso())  # fmt: skip
+                         dataset_fingerprint=fingerprint(data.train_paths + data.holdout_paths), created=now_iso(),
+                         roi=plan.roi)  # fmt: skip
 
 
 def _synthetic_scores(run: _Run, images: torch.Tensor) -> np.ndarray:

@@ -12,6 +12,7 @@ import torch
 from draem_core.errors import ImageReadError
 from draem_core.imageio import read_image
 from draem_core.processing import frames_to_uint8, resize_to_model
+from draem_core.region import Roi, crop, describe_roi, fits
 
 
 @dataclass
@@ -59,7 +60,9 @@ def split_holdout(
     return [p for p in paths if p not in set(hold)], hold
 
 
-def _load(paths: list[Path], size: tuple[int, int]) -> tuple[torch.Tensor, list[Path], list[tuple[str, str]]]:
+def _load(
+    paths: list[Path], size: tuple[int, int], roi: Roi | None
+) -> tuple[torch.Tensor, list[Path], list[tuple[str, str]]]:
     out, kept, skipped = [], [], []
     for p in paths:
         try:
@@ -67,6 +70,12 @@ def _load(paths: list[Path], size: tuple[int, int]) -> tuple[torch.Tensor, list[
         except ImageReadError as exc:
             skipped.append((str(p), exc.reason))
             continue
+        if roi is not None:
+            if not fits(image.shape, roi):
+                skipped.append((str(p), f"{image.shape[1]}x{image.shape[0]} image does not contain the "
+                                f"inspection region {describe_roi(roi)}"))  # fmt: skip
+                continue
+            image = crop(image, roi)
         x = resize_to_model(frames_to_uint8([image], "cpu")[0][None], size)
         out.append((x * 255).round().byte()[0])
         kept.append(p)
@@ -75,11 +84,15 @@ def _load(paths: list[Path], size: tuple[int, int]) -> tuple[torch.Tensor, list[
 
 
 def load_training_images(
-    train_paths: list[Path], holdout_paths: list[Path], size: tuple[int, int]
+    train_paths: list[Path], holdout_paths: list[Path], size: tuple[int, int], roi: Roi | None = None
 ) -> tuple[TrainingImages, list[tuple[str, str]]]:
-    """Read and resize all images; unreadable ones are returned as ``(path, reason)``, not dropped silently."""
-    train, train_kept, skipped = _load(train_paths, size)
-    hold, hold_kept, skipped_h = _load(holdout_paths, size)
+    """Read all images, crop them to ``roi`` (the inspection region) and resize them to the model size.
+
+    Unreadable images and images without the whole region are returned as ``(path, reason)``, not dropped
+    silently.
+    """
+    train, train_kept, skipped = _load(train_paths, size, roi)
+    hold, hold_kept, skipped_h = _load(holdout_paths, size, roi)
     return TrainingImages(train, hold, train_kept, hold_kept), skipped + skipped_h
 
 

@@ -42,3 +42,21 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory, good_paths: list[Path])
     events = list(train(plan))
     assert events[-1].kind == "done"
     return out
+
+
+REGION = (300, 40, 480, 380)  # x, y, w, h inside the 1130x460 ball-screw images
+
+
+@pytest.fixture(scope="session")
+def region_model(tmp_path_factory: pytest.TempPathFactory, good_paths: list[Path]) -> Path:
+    """A real model trained on the inspection region :data:`REGION` of the ball-screw images (micro, 3 steps)."""
+    from draem_core.config import TrainConfig, preset
+    from draem_core.train import TrainPlan, train
+
+    out = tmp_path_factory.mktemp("region") / "region.safetensors"
+    cfg = TrainConfig(steps=3, batch_size=4, checkpoint_every=0, seed=5)
+    plan = TrainPlan(good_paths[0].parent, out, preset("micro", (64, 96)), cfg, images=tuple(good_paths), roi=REGION)
+    events = list(train(plan))
+    assert events[-1].kind == "done"
+    assert "of the region 480x380 at (300, 40)" in events[0].message
+    return out

@@ -26,6 +26,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--crop", help="train on random HxW windows of the images at --size (high resolution, cheap steps)"
     )
+    p.add_argument(
+        "--roi",
+        help="inspection region X,Y,WIDTH,HEIGHT in image pixels: train on it, and the model inspects only it",
+    )
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument(
         "--rotate-p",
@@ -51,6 +55,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threshold", type=float, help="raw threshold (default: the model's calibrated one)")
     p.add_argument("--device", default="auto")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("calibrate", help="set a model's threshold from more good images (no retraining)")
+    p.add_argument("data", type=Path, help="folder of good images not used for training (or a category)")
+    p.add_argument("--model", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True, help="model file to write (may be --model itself)")
+    p.add_argument("--target-frr", type=float, default=0.005, help="false-reject rate to aim for (default 0.5 %%)")
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=cmd_calibrate)
 
     p = sub.add_parser("predict", help="score images and write heatmap overlays")
     p.add_argument("images", type=Path, nargs="+")
@@ -98,6 +110,7 @@ def parse_size(text: str | None) -> int | tuple[int, int] | None:
 def cmd_train(args: argparse.Namespace) -> int:
     from app.cli.progress import ProgressBar
     from draem_core.config import SynthConfig, TrainConfig, preset
+    from draem_core.region import parse_roi
     from draem_core.train import TrainPlan, train
 
     if args.resume is None and not args.data.exists():
@@ -110,8 +123,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     synth = SynthConfig(p_rotate=args.rotate_p)
     cfg = TrainConfig(**budget, batch_size=args.batch, crop=crop, lr=args.lr, device=args.device, seed=args.seed,
                       synth=synth, checkpoint_every=args.checkpoint_every, holdout_fraction=args.holdout)  # fmt: skip
+    roi = parse_roi(args.roi) if args.roi else None
     plan = TrainPlan(args.data, args.out, preset(args.preset, parse_size(args.size) or 256), cfg,
-                     args.anomaly_source, args.name, args.resume)  # fmt: skip
+                     args.anomaly_source, args.name, args.resume, half_weights=args.half_weights, roi=roi)  # fmt: skip
     bar = ProgressBar()
     for event in train(plan):
         if event.kind == "info":
@@ -132,8 +146,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from draem_core.evaluate import evaluate, write_plots
     from draem_core.imageio import write_bytes_atomic
     from draem_core.inspector import Inspector
+    from draem_core.region import describe_roi
 
     inspector = Inspector.from_file(args.model, args.device)
+    if inspector.model_roi is not None:
+        print(f"inspection region {describe_roi(inspector.model_roi)} (the model's; images and masks cropped to it)")
     report, scored, skipped = evaluate(inspector, args.data, args.threshold)
     for path, reason in skipped:
         print(f"skipped {path}: {reason}", file=sys.stderr)
@@ -144,8 +161,27 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.json:
         write_bytes_atomic(args.json, (json.dumps(doc, indent=2) + "\n").encode())
     if args.plots:
-        for p in write_plots(report, scored, args.plots):
+        for p in write_plots(report, scored, args.plots, roi=inspector.model_roi):
             print(f"plot {p}")
+    return 0
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from draem_core.recalibration import recalibrate
+
+    def progress(i: int, n: int) -> None:
+        if i % 50 == 0 or i == n:
+            print(f"scored {i}/{n} good images", file=sys.stderr)
+
+    new, old, skipped = recalibrate(args.model, args.data, args.out, args.target_frr, args.device, progress)
+    for path, reason in skipped:
+        print(f"skipped {path}: {reason}", file=sys.stderr)
+    before = f"{old.threshold:.4f} (from {old.n_good} good images)" if old else "none"
+    print(f"threshold {before} -> {new.threshold:.4f} (from {new.n_good} good images)")
+    print(f"method    {new.method}")
+    if new.note:
+        print(f"note      {new.note}")
+    print(f"wrote {args.out}")
     return 0
 
 
@@ -159,11 +195,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
     for path in args.images:
         try:
             frame = read_image(path)
+            r = inspector.inspect(frame)
         except DraemError as exc:
             print(f"skipped: {exc}", file=sys.stderr)
             failures += 1
             continue
-        r = inspector.inspect(frame)
         out = args.out / f"{path.stem}_overlay.png"
         write_image_atomic(out, heatmap_overlay(to_uint8_rgb(frame), r.anomaly_map, threshold=0.5))
         results.append({"image": str(path), "score": r.score, "normalized": r.normalized, "verdict": r.verdict,
@@ -195,7 +231,7 @@ def cmd_model_info(args: argparse.Namespace) -> int:
     if args.model:
         model, meta = load_model(args.model)
         info = model_info(meta.model)
-        info.update({"name": meta.name, "created": meta.created, "calibration": meta.calibration,
+        info.update({"name": meta.name, "created": meta.created, "roi": meta.roi, "calibration": meta.calibration,
                      "training": {k: v for k, v in meta.training.items() if not k.endswith("scores")}})  # fmt: skip
     else:
         info = model_info(preset(args.preset, parse_size(args.size)))
@@ -208,8 +244,13 @@ def cmd_model_info(args: argparse.Namespace) -> int:
 
 
 def cmd_export_onnx(args: argparse.Namespace) -> int:
+    from draem_core.modelfile import load_model
     from draem_core.onnx_export import export_onnx
+    from draem_core.region import describe_roi
 
     path = export_onnx(args.model, args.out)
     print(f"wrote {path}")
+    roi = load_model(args.model)[1].roi
+    if roi is not None:
+        print(f"note: the model inspects the region {describe_roi(roi)} of each frame; crop frames to it, then resize")
     return 0

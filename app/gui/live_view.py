@@ -21,6 +21,7 @@ from draem_core.inspector import Roi
 HEAT_CLEAR_BELOW = 0.3  # anomaly values below this are fully transparent (the part is seen as it is)
 HEAT_OPAQUE_ABOVE = 0.7  # and from this value on fully coloured (0.5 = the detector's own boundary)
 OUTLINE_PEN = pg.mkPen("#ffffff", width=2, cosmetic=True)  # cosmetic: 2 screen pixels at any zoom
+REGION_PEN = pg.mkPen(MUTED, width=1, style=Qt.PenStyle.DotLine, cosmetic=True)  # the model's inspection region
 MIN_OUTLINE_LEVEL = 0.05  # outline level bounds: a threshold near 0 or 1 would outline all or nothing
 MAX_OUTLINE_LEVEL = 0.95
 
@@ -72,10 +73,13 @@ class LiveView(pg.GraphicsLayoutWidget):
         self.heat_item.setZValue(10)
         self.outline = pg.PlotCurveItem(pen=OUTLINE_PEN, connect="finite")
         self.outline.setZValue(20)
+        self.region = pg.PlotCurveItem(pen=REGION_PEN)  # where the model looks, when no operator ROI is set
+        self.region.setZValue(15)
+        self._region: Roi | None = None
         self.placeholder = pg.TextItem("NO SIGNAL", color=MUTED, anchor=(0.5, 0.5))
         self.placeholder.setFont(_font(22))
         self.placeholder.setPos(320, 240)
-        for item in (self.frame_item, self.heat_item, self.outline, self.placeholder):
+        for item in (self.frame_item, self.heat_item, self.region, self.outline, self.placeholder):
             self.view.addItem(item)
         self.roi = pg.RectROI([0, 0], [100, 100], pen=pg.mkPen(ACCENT, width=2, style=Qt.PenStyle.DashLine),
                               hoverPen=pg.mkPen(ACCENT, width=3), rotatable=False)  # fmt: skip
@@ -155,6 +159,7 @@ class LiveView(pg.GraphicsLayoutWidget):
         if image.shape[:2] != (self._shape or (0, 0))[:2]:
             self._frame_size_changed(image.shape)
         result = live.result
+        self._show_region(None if result is None or self.roi_enabled else result.roi)
         if result is None:
             self.heat_item.clear()
             self.outline.setData([], [])
@@ -165,10 +170,26 @@ class LiveView(pg.GraphicsLayoutWidget):
         self.outline.setData(x, y)
         return True
 
+    def _show_region(self, roi: Roi | None) -> None:
+        """Outline the inspected region (the model's own, when the operator has not set a ROI)."""
+        if roi == self._region:
+            return
+        self._region = roi
+        if roi is None:
+            self.region.setData([], [])
+            return
+        x, y, w, h = roi
+        self.region.setData([x, x + w, x + w, x, x], [y, y, y + h, y + h, y])
+
+    def region_shown(self) -> Roi | None:
+        """The inspected region outlined now (None when none is drawn)."""
+        return self._region
+
     def clear(self) -> None:
         """Back to "NO SIGNAL"."""
         self._seq = -1
         self._shape = None
+        self._show_region(None)
         self.frame_item.clear()
         self.heat_item.clear()
         self.outline.setData([], [])

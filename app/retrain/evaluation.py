@@ -24,6 +24,7 @@ from draem_core.metrics import auroc, escape_rate, false_reject_rate
 from draem_core.modelfile import read_file
 from draem_core.overlay import heatmap_overlay
 from draem_core.processing import frames_to_uint8
+from draem_core.region import Roi, as_roi, describe_roi
 from draem_core.synthesis import AnomalySynthesizer
 from draem_core.textures import TextureBank
 from draem_core.training_data import load_training_images
@@ -146,17 +147,19 @@ def to_hwc(images: torch.Tensor) -> list[np.ndarray]:
 
 
 def evaluation_images(model_path: Path, good_fallback: list[Path], defect_paths: list[Path],
-                      size: tuple[int, int], anomaly_source: Path | None) -> EvalImages:  # fmt: skip
-    """Load the held-out images of the run, make synthetic defects, load the marked defects."""
+                      size: tuple[int, int], anomaly_source: Path | None,
+                      roi: Roi | None = None) -> EvalImages:  # fmt: skip
+    """Load the held-out images of the run (cropped to the model's inspection region ``roi``), make synthetic
+    defects, load the marked defects."""
     good_paths, note = holdout_paths(model_path), ""
     if not good_paths:
         good_paths = good_fallback
         note = "No images were held out (too few): good scores are on training images and look too good."
-    good, _ = load_training_images(good_paths, [], size)
+    good, _ = load_training_images(good_paths, [], size, roi)
     if not len(good.train):
         raise DatasetError(model_path.parent, "none of the held-out good images can be read")
     synth = _enough_synthetic(good.train, anomaly_source)
-    real, _ = load_training_images(defect_paths, [], size)
+    real, _ = load_training_images(defect_paths, [], size, roi)
     return EvalImages(
         good=list(zip([p.name for p in good.train_paths], to_hwc(good.train), strict=True)),
         synthetic=[(f"synthetic #{i + 1}", im) for i, im in enumerate(to_hwc(synth))],
@@ -210,8 +213,9 @@ def compare(new_model: Path, deployed_model: Path | None, good_fallback: list[Pa
     """Evaluate; yields progress lines, then the :class:`Comparison` (run it off the GUI thread)."""
     _, doc = read_file(new_model, MODEL_FORMAT)
     size = (int(doc["model"]["image_height"]), int(doc["model"]["image_width"]))
+    roi = as_roi(doc.get("roi"))
     yield "loading held-out images and making synthetic defects"
-    images = evaluation_images(Path(new_model), good_fallback, defect_paths, size, anomaly_source)
+    images = evaluation_images(Path(new_model), good_fallback, defect_paths, size, anomaly_source, roi)
     yield f"scoring {len(images.good)} good, {len(images.synthetic)} synthetic and {len(images.real)} real defect images"
     new = score_model(Path(new_model), "new", images, device, should_stop)
     deployed, note = None, images.note
@@ -219,6 +223,11 @@ def compare(new_model: Path, deployed_model: Path | None, good_fallback: list[Pa
         yield "scoring the same images with the deployed model"
         try:
             deployed = score_model(Path(deployed_model), "deployed", images, device, should_stop)
+            deployed_roi = as_roi(read_file(deployed_model, MODEL_FORMAT)[1].get("roi"))
+            if deployed_roi != roi:
+                where = describe_roi(deployed_roi) if deployed_roi else "the whole frame"
+                note = (f"{note} The deployed model inspects {where}; both were scored on the new model's "
+                        "region, so the deployed model's scores are not what it gives on the line.").strip()
         except DraemError as exc:
             note = f"{note} The deployed model could not be scored: {exc}".strip()
     yield Comparison(new, deployed, note)

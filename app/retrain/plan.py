@@ -57,6 +57,7 @@ class RetrainPlan:
     name: str = ""  # model name shown in the app; defaults to the dataset's name
     model_out: Path | None = None  # model file the Train page writes (set when training starts)
     threshold: float | None = None  # raw threshold chosen on the Evaluate page; None = calibrated one
+    roi: tuple[int, int, int, int] | None = None  # inspection region (x, y, w, h) to crop to; the deployed model's
 
     @property
     def good_images(self) -> list[Path]:
@@ -152,6 +153,7 @@ class RetrainPlan:
             name=self.model_name(),
             resume=resume,
             images=tuple(self.good_images),
+            roi=self.roi,
         )
 
 

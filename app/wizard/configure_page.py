@@ -14,6 +14,7 @@ import cv2
 import torch
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
@@ -35,8 +36,11 @@ from app.wizard.images import to_pixmap
 from app.wizard.page import PageBase, WizardContext
 from draem_core.config import PRESETS
 from draem_core.imageio import read_image
+from draem_core.modelfile import read_file
 from draem_core.overlay import draw_contours
+from draem_core.region import Roi, as_roi, describe_roi
 from draem_core.training_data import load_training_images
+from draem_core.version import MODEL_FORMAT
 
 PRESET_HINTS = {
     "paper": "97 M parameters: the paper's network, needs a large GPU",
@@ -125,7 +129,12 @@ class ConfigurePage(PageBase):
         self.holdout_spin = QSpinBox(minimum=5, maximum=50, suffix=" %", value=round(p.holdout_share * 100))
         self.name_edit = QLineEdit(p.name)
         self.name_edit.setPlaceholderText(p.model_name())
-        rows = (("Network", self.preset_combo), ("Input size", size_row), ("Budget", budget_row),
+        self.roi_check = QCheckBox("whole image (the deployed model has no inspection region)")
+        self.roi_check.setEnabled(False)
+        self.roi_check.toggled.connect(self._changed_speed)
+        self._offered_roi: Roi | None = None
+        rows = (("Network", self.preset_combo), ("Region", self.roi_check), ("Input size", size_row),
+                ("Budget", budget_row),
                 ("Batch", self.batch_spin), ("Device", self.device_combo), ("Anomaly source", source_row),
                 ("Held out", self.holdout_spin), ("Model name", self.name_edit))  # fmt: skip
         for label, widget in rows:
@@ -155,18 +164,32 @@ class ConfigurePage(PageBase):
 
     def initializePage(self) -> None:
         self.name_edit.setPlaceholderText(self.plan.model_name())
-        if not self._sized and self.plan.good_images and self.plan.size == DEFAULT_SIZE:
+        if not self._sized and self.plan.good_images:
             self._sized = True
-            self.ctx.jobs.start(
-                lambda stop: read_image(self.plan.good_images[0]).shape[:2], self._suggest_size
+            first, deployed = self.plan.good_images[0], self.ctx.deployed_model
+            size_it = self.plan.size == DEFAULT_SIZE
+            self.ctx.jobs.start(  # disk reads: off the GUI thread
+                lambda stop: (read_image(first).shape[:2], deployed_region(deployed())),
+                lambda found: self._first_look(*found, size_it),
             )
         else:
             self._settled()
 
-    def _suggest_size(self, image_hw) -> None:
-        h, w = suggest_size(tuple(image_hw))
-        self.height_spin.setValue(h)  # the change measures the ETA and redraws the preview
-        self.width_spin.setValue(w)
+    def _first_look(self, image_hw: tuple[int, int], roi: Roi | None, size_it: bool) -> None:
+        """Offer the deployed model's inspection region (when the images contain it) and suggest a size."""
+        h, w = image_hw
+        if roi is not None and roi[0] + roi[2] <= w and roi[1] + roi[3] <= h:
+            self._offered_roi = roi
+            self.roi_check.setText(f"the deployed model's inspection region, {describe_roi(roi)}")
+            self.roi_check.setEnabled(True)
+            self.roi_check.setChecked(True)
+            image_hw = (roi[3], roi[2])
+        elif roi is not None:
+            self.roi_check.setText(f"whole image (it lacks the deployed model's region {describe_roi(roi)})")
+        if size_it:
+            sh, sw = suggest_size(tuple(image_hw))
+            self.height_spin.setValue(sh)  # the change measures the ETA and redraws the preview
+            self.width_spin.setValue(sw)
         self._changed_speed()
 
     def isComplete(self) -> bool:
@@ -195,6 +218,7 @@ class ConfigurePage(PageBase):
         p.anomaly_source = Path(text) if text else None
         p.holdout_share = self.holdout_spin.value() / 100.0
         p.name = self.name_edit.text().strip()
+        p.roi = self._offered_roi if self.roi_check.isChecked() else None
 
     def _changed(self) -> None:
         self._read_form()
@@ -276,16 +300,28 @@ class ConfigurePage(PageBase):
     def refresh_preview(self) -> None:
         """Paste synthetic anomalies into a few of the engineer's images (in the background)."""
         paths, size, source = self.plan.good_images[:PREVIEW_COUNT], self.plan.size, self.plan.anomaly_source
-        self.ctx.jobs.start(lambda stop: make_preview(paths, size, source), self._show_preview, self.fail)
+        roi = self.plan.roi
+        self.ctx.jobs.start(lambda stop: make_preview(paths, size, source, roi), self._show_preview, self.fail)
 
     def _show_preview(self, images) -> None:
         for cell, image in zip(self.cells, images, strict=False):
             cell.setPixmap(to_pixmap(image, *PREVIEW_CELL))
 
 
-def make_preview(paths: list[Path], size: tuple[int, int], source: Path | None) -> list:
-    """Synthetic anomalies on ``paths`` at model ``size``, each outlined (RGB uint8 arrays)."""
-    loaded, _ = load_training_images(paths, [], size)
+def deployed_region(model: Path | None) -> Roi | None:
+    """The inspection region of the deployed model (None when it has none or cannot be read: the engineer
+    then trains on whole images, and the Deploy page reports a broken model)."""
+    if model is None:
+        return None
+    try:
+        return as_roi(read_file(model, MODEL_FORMAT)[1].get("roi"))
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def make_preview(paths: list[Path], size: tuple[int, int], source: Path | None, roi: Roi | None = None) -> list:
+    """Synthetic anomalies on ``paths`` (their ``roi`` window) at model ``size``, each outlined (RGB arrays)."""
+    loaded, _ = load_training_images(paths, [], size, roi)
     images, masks = synthetic_defects(loaded.train, source, seed=7)
     out = []
     for image, mask in zip(to_hwc(images), masks.numpy(), strict=True):

@@ -209,7 +209,7 @@ def test_grayscale_16bit_and_odd_images_are_read(capsys, tiny_model, tmp_path):
 def test_train_options_reach_the_run(capsys, good_paths, tmp_path):
     from draem_core.checkpoint import checkpoint_path
     from draem_core.modelfile import read_file
-    from draem_core.version import CHECKPOINT_FORMAT
+    from draem_core.version import CHECKPOINT_FORMAT, MODEL_FORMAT
 
     data = tmp_path / "good"
     data.mkdir()
@@ -234,10 +234,72 @@ def test_train_options_reach_the_run(capsys, good_paths, tmp_path):
         0,
         "--crop",
         32,
+        "--half-weights",
     )
     assert code == 0 and out.exists()
+    tensors, _ = read_file(out, MODEL_FORMAT)
+    assert {str(t.dtype) for t in tensors.values() if t.is_floating_point()} == {"torch.float16"}
     _, doc = read_file(checkpoint_path(out), CHECKPOINT_FORMAT)
     train_cfg = doc["settings"]["train"]
     assert (
         train_cfg["synth"]["p_rotate"] == 0 and train_cfg["crop"] == [32, 32] and train_cfg["batch_size"] == 2
     )
+
+
+def test_train_roi_option_and_the_region_in_every_command(capsys, good_paths, small_mvtec, tmp_path):
+    data = tmp_path / "good"
+    data.mkdir()
+    for p in good_paths[:8]:
+        shutil.copy(p, data / p.name)
+    out = tmp_path / "r.safetensors"
+    code, _, err = run(capsys, "train", data, "--out", out, "--preset", "micro", "--size", "64x96", "--steps", 1,
+                       "--batch", 2, "--roi", "300,40,480x380")  # fmt: skip
+    assert code == 0 and "of the region 480x380 at (300, 40)" in err
+    code, info, _ = run(capsys, "model-info", "--model", out, "--json")
+    assert json.loads(info)["roi"] == [300, 40, 480, 380]
+    code, text, _ = run(capsys, "eval", small_mvtec, "--model", out, "--json", tmp_path / "e.json")
+    assert code == 0 and "inspection region 480x380 at (300, 40)" in text
+    small = tmp_path / "small.png"
+    cv2.imwrite(str(small), np.full((300, 400, 3), 90, np.uint8))
+    code, text, err = run(capsys, "predict", good_paths[0], small, "--model", out, "--out", tmp_path / "o")
+    assert code == 1 and good_paths[0].name in text
+    assert "frame of 400x300 pixels does not contain the model's inspection region 480x380 at (300, 40)" in err
+    code, text, _ = run(capsys, "export-onnx", "--model", out, "--out", tmp_path / "r.onnx")
+    assert code == 0 and "crop frames to it" in text
+
+
+def test_train_roi_must_be_four_numbers(capsys, good_paths, tmp_path):
+    code, _, err = run(capsys, "train", good_paths[0].parent, "--out", tmp_path / "m.safetensors", "--roi", "10,10")
+    assert code == 2 and "inspection region '10,10' is not X,Y,WIDTH,HEIGHT" in err
+
+
+def test_calibrate_sets_the_threshold_from_more_good_images(capsys, region_model, ball_screw, tmp_path):
+    from draem_core.inspector import Inspector
+    from draem_core.modelfile import read_file
+    from draem_core.version import MODEL_FORMAT
+
+    good = tmp_path / "good"
+    good.mkdir()
+    for p in sorted((ball_screw / "test" / "good").glob("*.jpg"))[:12]:
+        shutil.copy(p, good / p.name)
+    (good / "broken.png").write_bytes(b"not an image")
+    cv2.imwrite(str(good / "small.png"), np.full((100, 100, 3), 90, np.uint8))  # lacks the model's region
+    before = read_file(region_model, MODEL_FORMAT)
+    out = tmp_path / "cal.safetensors"
+    code, text, err = run(capsys, "calibrate", good, "--model", region_model, "--out", out)  # device auto
+    assert code == 0 and "from 12 good images" in text and "broken.png" in err and "small.png" in err
+    insp = Inspector.from_file(out, "cpu")
+    scores = [insp.inspect(cv2.imread(str(p))[:, :, ::-1].copy()).score for p in sorted(good.glob("*.jpg"))]
+    assert insp.calibration.n_good == 12 and insp.threshold > max(scores)  # above every calibration score
+    assert insp.meta.training["recalibrated"]["n_good"] == 12 and list(insp.meta.roi) == before[1]["roi"]
+    tensors, doc = read_file(out, MODEL_FORMAT)
+    assert all(torch_equal(tensors[k], before[0][k]) for k in before[0])  # the weights are untouched
+    assert read_file(region_model, MODEL_FORMAT)[1] == before[1]  # the input file is untouched
+    code, _, err = run(capsys, "calibrate", tmp_path / "nowhere", "--model", region_model, "--out", out)
+    assert code == 2 and "nowhere" in err
+
+
+def torch_equal(a, b) -> bool:
+    import torch
+
+    return a.dtype == b.dtype and torch.equal(a, b)

@@ -24,7 +24,8 @@ def _frame(kind: str | None, seed: int = 11):
 
 def test_bundled_model_describes_itself(inspector):
     meta = inspector.meta
-    assert meta.model.preset == "cpu" and (meta.model.image_height, meta.model.image_width) == (256, 320)
+    assert meta.model.preset == "cpu" and (meta.model.image_height, meta.model.image_width) == (256, 256)
+    assert meta.roi == (112, 32, 416, 416)  # the part's region of the 640x480 demo frames
     assert inspector.calibration is not None and 0 < inspector.threshold < 1
     assert meta.training["n_holdout"] > 0 and meta.dataset_fingerprint
 
@@ -34,6 +35,7 @@ def test_passes_a_good_part(inspector):
     assert label == "good"
     result = inspector.inspect(part.image)
     assert result.verdict == "OK", result.score
+    assert result.roi == inspector.meta.roi and result.anomaly_map.shape == part.image.shape[:2]
 
 
 def test_flags_a_contaminated_part_where_the_defect_is(inspector):
@@ -44,3 +46,15 @@ def test_flags_a_contaminated_part_where_the_defect_is(inspector):
     inside = result.anomaly_map[part.mask > 0].mean()
     outside = result.anomaly_map[part.mask == 0].mean()
     assert inside > 5 * outside  # the heatmap sits on the defect
+
+
+def test_every_defect_of_the_line_lies_inside_the_models_region(inspector):
+    """The region (part centre ± the line's largest shift + the flange radius) never cuts a defect off."""
+    x, y, w, h = inspector.meta.roi
+    line = DemoLine(DemoLineConfig(seed=3, defect_rate=1.0))
+    for i in range(24):
+        part, label = line.render(i)
+        assert part.image.shape[:2] == (480, 640)
+        ys, xs = (part.mask > 0).nonzero()
+        assert len(xs), label
+        assert xs.min() >= x and xs.max() < x + w and ys.min() >= y and ys.max() < y + h, label

@@ -186,3 +186,23 @@ def test_no_display_is_one_line_not_an_abort(monkeypatch, capsys) -> None:
         monkeypatch.delenv(name, raising=False)
     assert main([]) == 2  # no command: the window, which cannot open here
     assert "no display" in capsys.readouterr().err
+
+
+def test_a_models_own_region_is_inspected_and_outlined(qtbot, make_window, image_folder, region_model) -> None:
+    from draem_core.modelfile import load_model
+
+    roi = load_model(region_model)[1].roi
+    window = make_window(source=f"folder:{image_folder}", model=region_model)
+    qtbot.waitUntil(
+        lambda: window.latest_result() is not None and window.latest_result().roi == roi, timeout=WAIT
+    )
+    amap = window.latest_result().anomaly_map
+    x, y, w, h = roi
+    assert np.all(amap[:y] == 0) and np.all(amap[:, x + w :] == 0) and amap[y : y + h, x : x + w].min() > 0
+    view = window.station.view
+    qtbot.waitUntil(lambda: view.region_shown() == roi, timeout=WAIT)
+    xs, ys = view.region.getData()
+    assert (min(xs), max(xs), min(ys), max(ys)) == (x, x + w, y, y + h)
+    window.controls.roi_check.setChecked(True)  # the engineer's ROI overrides it, and its outline goes
+    qtbot.waitUntil(lambda: view.region_shown() is None, timeout=WAIT)
+    qtbot.waitUntil(lambda: window.latest_result().roi == view.current_roi(), timeout=WAIT)

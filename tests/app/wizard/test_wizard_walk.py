@@ -61,10 +61,11 @@ def _shot(wizard: QWizard, name: str) -> None:
         wizard.grab().save(str(Path(SHOTS) / f"wizard_{name}.png"))
 
 
-def test_walk_the_wizard_deploy_and_roll_back(qtbot, tmp_path: Path, ball_screw: Path, tiny_model: Path,
+def test_walk_the_wizard_deploy_and_roll_back(qtbot, tmp_path: Path, ball_screw: Path, region_model: Path,
                                               live: LiveSlot) -> None:  # fmt: skip
     registry = ModelRegistry(tmp_path / "models")
-    old = registry.activate(registry.add(tiny_model).id)
+    old = registry.activate(registry.add(region_model).id)  # the line runs a model with an inspection region
+    region = read_file(region_model, MODEL_FORMAT)[1]["roi"]
     deployed: list[Path] = []
     wizard = RetrainWizard(_plan(), latest_frame=live, latest_result=lambda: None, deploy=deployed.append,
                            registry=registry, datasets_root=tmp_path / "datasets", threads=1)  # fmt: skip
@@ -123,6 +124,8 @@ def test_walk_the_wizard_deploy_and_roll_back(qtbot, tmp_path: Path, ball_screw:
 
     # Configure: settings edit the plan; the ETA is measured; synthetic anomalies on the engineer's images.
     conf = wizard.configure_page
+    qtbot.waitUntil(conf.roi_check.isEnabled)  # the deployed model's region is offered, and taken by default
+    assert conf.roi_check.isChecked() and list(plan.roi) == region and "480x380 at (300, 40)" in conf.roi_check.text()
     conf.budget_spin.setValue(6)
     assert plan.budget == 6
     qtbot.waitUntil(lambda: conf.eta is not None, timeout=WAIT_MS)
@@ -136,6 +139,7 @@ def test_walk_the_wizard_deploy_and_roll_back(qtbot, tmp_path: Path, ball_screw:
     qtbot.waitUntil(train.isComplete, timeout=WAIT_MS)
     assert plan.model_out is not None and plan.model_out.is_file()
     assert train.history["step"] == list(range(1, 7)) and train.progress.value() == train.progress.maximum()
+    assert read_file(plan.model_out, MODEL_FORMAT)[1]["roi"] == region  # the new model inspects the same region
     _shot(wizard, "4_train")
     next_btn.click()
 
@@ -146,6 +150,7 @@ def test_walk_the_wizard_deploy_and_roll_back(qtbot, tmp_path: Path, ball_screw:
     assert comp.deployed is not None and comp.deployed.path == old.model_path
     assert comp.new.good.size == plan.holdout_count == comp.deployed.good.size
     assert comp.new.real.size == 1 and comp.new.synthetic.size >= 16
+    assert "region" not in comp.note  # both models inspect the same region
     high = float(max(comp.new.good.max(), comp.new.synthetic.max(), comp.new.real.max())) + 0.001
     ev.new_hist.set_threshold(high)  # what a drag to the right does
     assert plan.threshold == pytest.approx(high)
