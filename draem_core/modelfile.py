@@ -134,6 +134,14 @@ def _check_format(path: Path, doc: dict, expected: str) -> None:
 def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[DraemModel, ModelMetadata]:
     """Build the network from the file's own config and load its weights (float32, eval mode)."""
     tensors, doc = read_file(path, MODEL_FORMAT)
+    model, meta = model_from_contents(path, tensors, doc)
+    return model.to(device).eval(), meta
+
+
+def model_from_contents(
+    path: str | Path, tensors: dict[str, torch.Tensor], doc: dict
+) -> tuple[DraemModel, ModelMetadata]:
+    """The network and metadata of a model file already read with :func:`read_file` (float32, on the CPU)."""
     try:
         meta = ModelMetadata.from_dict(doc)
     except (KeyError, TypeError) as exc:
@@ -141,7 +149,13 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[Dr
     model = DraemModel(meta.model)
     state = {k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")}
     load_state(path, model, state)
-    return model.to(device).eval(), meta
+    return model, meta
+
+
+def rewrite_metadata(out: str | Path, tensors: dict[str, torch.Tensor], meta: ModelMetadata) -> Path:
+    """Write a model file with the tensors exactly as read (fp16 stays fp16) and new metadata, atomically."""
+    write_bytes_atomic(out, encode(tensors, json.loads(meta.to_json())))
+    return Path(out)
 
 
 def load_state(path: str | Path, model: DraemModel, state: dict[str, torch.Tensor]) -> None:

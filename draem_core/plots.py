@@ -22,9 +22,7 @@ GOOD_COLOR = "#2a9d8f"  # histogram bars of good parts
 DEFECT_COLOR = "#e76f51"  # histogram bars of defective parts
 FIGSIZE = (6.4, 4.8)  # inches; 640 x 480 pixels at DPI
 DPI = 100  # dots per inch of saved figures
-TILE = (
-    256  # contact sheet: tile height in pixels (tiles follow the images' aspect, at most MAX_TILE_WIDTH wide)
-)
+TILE = 256  # contact sheet: tile height in pixels (tiles follow the images' aspect, at most MAX_TILE_WIDTH wide)
 MAX_TILE_WIDTH = 512  # contact sheet: widest tile in pixels
 TITLE_HEIGHT = 24  # contact sheet: pixel height of the title strip above each tile
 

@@ -170,7 +170,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from draem_core.recalibration import recalibrate
 
     def progress(i: int, n: int) -> None:
-        if i % 50 == 0 or i == n:
+        if i % 80 == 0 or i == n:  # score_items reports every 8 images
             print(f"scored {i}/{n} good images", file=sys.stderr)
 
     new, old, skipped = recalibrate(args.model, args.data, args.out, args.target_frr, args.device, progress)

@@ -38,7 +38,7 @@ from draem_core.config import PRESETS
 from draem_core.imageio import read_image
 from draem_core.modelfile import read_file
 from draem_core.overlay import draw_contours
-from draem_core.region import Roi, as_roi, describe_roi
+from draem_core.region import Roi, as_roi, describe_roi, fits
 from draem_core.training_data import load_training_images
 from draem_core.version import MODEL_FORMAT
 
@@ -177,8 +177,7 @@ class ConfigurePage(PageBase):
 
     def _first_look(self, image_hw: tuple[int, int], roi: Roi | None, size_it: bool) -> None:
         """Offer the deployed model's inspection region (when the images contain it) and suggest a size."""
-        h, w = image_hw
-        if roi is not None and roi[0] + roi[2] <= w and roi[1] + roi[3] <= h:
+        if roi is not None and fits(image_hw, roi):
             self._offered_roi = roi
             self.roi_check.setText(f"the deployed model's inspection region, {describe_roi(roi)}")
             self.roi_check.setEnabled(True)

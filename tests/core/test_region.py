@@ -112,3 +112,16 @@ def test_evaluation_crops_images_and_masks_to_the_region(region_model, ball_scre
     frame = cv2.imread(str(one.item.path))[:, :, ::-1].copy()
     assert one.score == pytest.approx(insp.inspect(frame).score, abs=1e-6)
     assert report.pixel_auroc is not None
+
+
+def test_masks_are_cropped_to_the_region_before_the_resize(tmp_path):
+    from draem_core.dataset import read_mask
+
+    mask = np.zeros((100, 200), np.uint8)
+    mask[40:50, 120:130] = 255  # a defect inside the region x 100..200, y 20..100
+    path = tmp_path / "m.png"
+    cv2.imwrite(str(path), mask)
+    cropped = read_mask(path, (80, 100), roi=(100, 20, 100, 80))  # region at its own size: no resize
+    assert cropped.shape == (80, 100) and cropped.sum() == 100
+    assert cropped[20:30, 20:30].all()  # the defect moved by the region's offset
+    assert read_mask(path, (80, 100)).sum() != cropped.sum()  # without the region it is resized, not cropped
