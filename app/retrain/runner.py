@@ -1,8 +1,8 @@
 """Training in a separate process, so the GUI and the live inspection stay responsive.
 
 The child runs :func:`draem_core.train.train` and sends every :class:`TrainEvent` back over a queue; the
-parent pulls them with :meth:`TrainingRunner.poll` (from a GUI timer, never blocking). Cancelling sets an
-event the child polls between steps: it writes a checkpoint and ends with a "cancelled" event. Resuming
+parent pulls them with :meth:`TrainingRunner.poll` (from a GUI timer, never blocking). Cancelling sets a
+shared flag the child polls between steps: it writes a checkpoint and ends with a "cancelled" event. Resuming
 starts a new child from that checkpoint, so the step numbers continue. Checkpoints are written every
 ``checkpoint_every`` steps, so killing the child outright loses at most that many steps.
 
@@ -23,7 +23,7 @@ from draem_core.errors import DraemError
 from draem_core.train import TrainEvent, TrainPlan
 
 TERMINAL = ("done", "cancelled", "failed")  # event kinds after which the child exits
-JOIN_S = 5.0  # how long join() waits for a child that already sent its last event
+JOIN_S = 5.0  # how long kill() waits for the killed child to be reaped
 
 
 def _child(plan: TrainPlan, stop, events, threads: int | None, stop_after: int | None) -> None:
@@ -37,7 +37,7 @@ def _child(plan: TrainPlan, stop, events, threads: int | None, stop_after: int |
     steps = 0
 
     def should_stop() -> bool:
-        return stop.is_set() or (stop_after is not None and steps >= stop_after)
+        return bool(stop.value) or (stop_after is not None and steps >= stop_after)
 
     try:
         for event in train(plan, should_stop):
@@ -101,7 +101,9 @@ class TrainingRunner:
             msg = "a training run is already going; cancel it first"
             raise RuntimeError(msg)
         self.plan = plan
-        self._stop = self._ctx.Event()
+        # A lock-free shared flag, not an Event: a child killed while it held the Event's lock would leave
+        # the parent's next cancel() waiting forever.
+        self._stop = self._ctx.RawValue("b", 0)
         self._events = self._ctx.Queue()
         args = (plan, self._stop, self._events, self.threads, stop_after)
         self._process = self._ctx.Process(target=_child, args=args, name="draem-train", daemon=True)
@@ -123,7 +125,7 @@ class TrainingRunner:
     def cancel(self) -> None:
         """Ask the child to stop after the current step; it writes a checkpoint first."""
         if self._stop is not None:
-            self._stop.set()
+            self._stop.value = 1
 
     def kill(self) -> None:
         """End the child at once (what a crash or power cut does); work since the last checkpoint is lost."""
@@ -156,9 +158,7 @@ class TrainingRunner:
         elif event.kind in ("checkpoint", "cancelled") and event.path:
             self.last_checkpoint = (event.step, Path(event.path))
         if event.kind in TERMINAL:
-            self._ended = True
-            if self._process is not None:
-                self._process.join(JOIN_S)
+            self._ended = True  # the child exits by itself; joining it here would make the GUI wait
 
     def _drain_after_exit(self) -> list[TrainEvent]:
         """The child is gone: collect what it managed to send, then report its death if it sent no end."""

@@ -72,7 +72,8 @@ class Job(QObject):
         self._worker.done.connect(
             self._thread.quit, Qt.ConnectionType.DirectConnection
         )  # ends without the GUI
-        self._worker.done.connect(self._on_done)
+        # The thread's own "finished" (queued behind every item) ends the job: the GUI never waits for it.
+        self._thread.finished.connect(self._on_done)
         self.running = False
 
     def start(self) -> Job:
@@ -100,7 +101,6 @@ class Job(QObject):
 
     @Slot()
     def _on_done(self) -> None:
-        self._thread.wait()
         self.running = False
         _ALIVE.discard(self)
         self.finished.emit()
