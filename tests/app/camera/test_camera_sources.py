@@ -97,12 +97,15 @@ def test_video_is_rgb_loops_and_uses_file_rate(tmp_path):
         frames = collect(source, 9)
     finally:
         source.close()
-    first = frames[0].image
-    assert first.shape == (24, 32, 3)
-    assert abs(int(frames[1].image[..., 0].mean()) - 40) <= 3  # red is channel 0: RGB order
-    assert int(frames[1].image[..., 2].mean()) <= 3
+    assert frames[0].image.shape == (24, 32, 3)
+    # The latest-frame slot may drop frames on a busy machine: each frame names its index in the file.
+    index = [int(f.source_id.rsplit("#", 1)[1]) for f in frames]
+    assert all(f.source_id.startswith(str(path)) for f in frames)
+    for i, frame in zip(index, frames, strict=True):
+        assert abs(int(frame.image[..., 0].mean()) - 40 * i) <= 3  # red is channel 0: RGB order
+        assert int(frame.image[..., 2].mean()) <= 3
     assert source.stats().extra["loops"] >= 1  # 9 frames from a 6-frame file
-    assert frames[6].source_id.endswith("clip.avi#0")
+    assert any(b < a for a, b in zip(index, index[1:], strict=False))  # it went back to the start
 
 
 def test_video_errors_are_named(tmp_path):
