@@ -67,6 +67,7 @@ class ModelScores:
         repr=False
     )  # highest-scored good images (the false rejects to come)
     hardest_defects: tuple[Example, ...] = field(repr=False)  # lowest-scored defects (the escapes to come)
+    roi: Roi | None = None  # the model's own inspection region (None = whole frame)
 
     def rates(self, threshold: float | None = None) -> Rates:
         """Rates at ``threshold`` (default: the model's own)."""
@@ -184,7 +185,7 @@ def score_model(path: Path, label: str, images: EvalImages, device: str = "cpu",
         good=np.array([g[3] for g in groups["good"]]), synthetic=np.array([g[3] for g in groups["synthetic"]]),
         real=np.array([g[3] for g in groups["real"]]),
         worst_good=tuple(_example(g) for g in worst),
-        hardest_defects=tuple(_example(g) for g in hardest),
+        hardest_defects=tuple(_example(g) for g in hardest), roi=inspector.model_roi,
     )  # fmt: skip
 
 
@@ -223,11 +224,12 @@ def compare(new_model: Path, deployed_model: Path | None, good_fallback: list[Pa
         yield "scoring the same images with the deployed model"
         try:
             deployed = score_model(Path(deployed_model), "deployed", images, device, should_stop)
-            deployed_roi = as_roi(read_file(deployed_model, MODEL_FORMAT)[1].get("roi"))
-            if deployed_roi != roi:
-                where = describe_roi(deployed_roi) if deployed_roi else "the whole frame"
-                note = (f"{note} The deployed model inspects {where}; both were scored on the new model's "
-                        "region, so the deployed model's scores are not what it gives on the line.").strip()
+            if deployed.roi != roi:
+                where = describe_roi(deployed.roi) if deployed.roi else "the whole frame"
+                note = (
+                    f"{note} The deployed model inspects {where}; both were scored on the new model's "
+                    "region, so the deployed model's scores are not what it gives on the line."
+                ).strip()
         except DraemError as exc:
             note = f"{note} The deployed model could not be scored: {exc}".strip()
     yield Comparison(new, deployed, note)
