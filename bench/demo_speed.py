@@ -3,8 +3,8 @@
     python bench/demo_speed.py --frames 60 --seconds 30
 
 1. ``Inspector.inspect`` of pre-rendered 640x480 demo frames, one at a time (what the live worker calls), with
-   the time split into: crop to the model's region + upload, resize + network + map + score
-   (``predict_tensor``), and the map back to frame size.
+   the time split into: align to the reference part (aligned models) + crop to the model's region + upload,
+   resize + network + map + score (``predict_tensor``), and the map back to region size.
 2. The live path: the demo line source (rendering its frames at its own rate) through the app's
    :class:`~app.pipeline.pipeline.InspectionPipeline` for ``--seconds``: inspected frames per second, latency.
 """
@@ -55,7 +55,7 @@ def inspect_alone(inspector, frames: list) -> dict:
             back.append(t3 - t2)
     return {"frames": len(frames), "inspect_ms": _ms(total),
             "frames_per_s": round(1.0 / statistics.median(total), 2),
-            "crop_upload_ms": _ms(prep), "predict_tensor_ms": _ms(net), "map_to_frame_ms": _ms(back)}  # fmt: skip
+            "align_crop_upload_ms": _ms(prep), "predict_tensor_ms": _ms(net), "map_to_frame_ms": _ms(back)}  # fmt: skip
 
 
 def live_path(inspector, seconds: float) -> dict:

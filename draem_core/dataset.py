@@ -19,6 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from draem_core.alignment import aligned_crop
 from draem_core.errors import DatasetError
 from draem_core.imageio import IMAGE_SUFFIXES, list_images, read_image
 from draem_core.region import Roi, crop
@@ -118,9 +119,12 @@ def _mask_index(mask_folder: Path) -> dict[str, Path]:
     return index
 
 
-def read_mask(path: str | Path, shape: tuple[int, int], roi: Roi | None = None) -> np.ndarray:
+def read_mask(
+    path: str | Path, shape: tuple[int, int], roi: Roi | None = None, matrix: np.ndarray | None = None
+) -> np.ndarray:
     """A ground-truth mask as ``(H, W)`` bool (any nonzero pixel is defect), cropped to ``roi`` (the model's
-    inspection region) and resized by nearest neighbour.
+    inspection region; cut out in the reference pose when the image's alignment ``matrix`` is given) and resized
+    by nearest neighbour.
 
     Raises:
         ImageReadError: the mask file is missing or cannot be decoded.
@@ -129,15 +133,21 @@ def read_mask(path: str | Path, shape: tuple[int, int], roi: Roi | None = None) 
     if image.ndim == 3:
         image = image.max(axis=2)
     height, width = shape
-    mask = np.ascontiguousarray(crop((image > 0).astype(np.uint8), roi))
+    binary = (image > 0).astype(np.uint8)
+    if matrix is not None and roi is not None:
+        mask = aligned_crop(binary, matrix, roi, nearest=True)
+    else:
+        mask = np.ascontiguousarray(crop(binary, roi))
     if mask.shape != (height, width):
         mask = cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST)
     return mask.astype(bool)
 
 
-def item_mask(item: TestItem, shape: tuple[int, int], roi: Roi | None = None) -> np.ndarray | None:
-    """The mask of a test item at ``(H, W)`` (of its ``roi`` window): all False for good images, None for a
-    defect without mask."""
+def item_mask(
+    item: TestItem, shape: tuple[int, int], roi: Roi | None = None, matrix: np.ndarray | None = None
+) -> np.ndarray | None:
+    """The mask of a test item at ``(H, W)`` (of its ``roi`` window, aligned by ``matrix`` when given): all
+    False for good images, None for a defect without mask."""
     if item.label == 0:
         return np.zeros(shape, dtype=bool)
-    return read_mask(item.mask_path, shape, roi) if item.mask_path is not None else None
+    return read_mask(item.mask_path, shape, roi, matrix) if item.mask_path is not None else None

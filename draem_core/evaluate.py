@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from draem_core.alignment import aligned_crop
 from draem_core.dataset import TestItem, item_mask, test_items
 from draem_core.errors import DatasetError, ImageReadError
 from draem_core.imageio import read_image, to_uint8_rgb
@@ -25,6 +26,7 @@ class ScoredItem:
     item: TestItem
     score: float
     anomaly_map: np.ndarray  # (H, W) at model resolution
+    matrix: np.ndarray | None = None  # alignment of the image to an aligned model's reference part
 
 
 def score_items(
@@ -36,10 +38,12 @@ def score_items(
     """Raw scores and model-resolution maps of test images; unreadable images are returned, not dropped."""
     scored, skipped = [], []
     for start in range(0, len(items), batch):
-        chunk, frames = [], []
+        chunk, frames, matrices = [], [], []
         for it in items[start : start + batch]:
             try:
-                frames.append(inspector.region(read_image(it.path)))
+                region, matrix = inspector.region_and_matrix(read_image(it.path))
+                frames.append(region)
+                matrices.append(matrix)
                 chunk.append(it)
             except ImageReadError as exc:
                 skipped.append((str(it.path), exc.reason))
@@ -47,7 +51,10 @@ def score_items(
                 skipped.append((str(it.path), str(exc)))
         if chunk:
             maps, scores = _predict(inspector, frames)
-            scored += [ScoredItem(it, float(s), m) for it, s, m in zip(chunk, scores, maps, strict=True)]
+            scored += [
+                ScoredItem(it, float(s), m, a)
+                for it, s, m, a in zip(chunk, scores, maps, matrices, strict=True)
+            ]
         if progress:
             progress(min(start + batch, len(items)), len(items))
     return scored, skipped
@@ -72,7 +79,7 @@ def evaluate(
     if not scored:
         raise DatasetError(root, "no readable test images")
     size = inspector.size
-    masks = [item_mask(s.item, size, inspector.model_roi) for s in scored]
+    masks = [item_mask(s.item, size, inspector.model_roi, s.matrix) for s in scored]
     have_masks = all(m is not None for m in masks) and any(s.item.label for s in scored)
     report = evaluate_scores(
         [s.item.label for s in scored], [s.score for s in scored],
@@ -101,14 +108,18 @@ def write_plots(
     for label, name in ((0, "worst_good.png"), (1, "worst_defects.png")):
         group = sorted((s for s in scored if s.item.label == label), key=lambda s: -s.score)[:worst]
         if group:
-            items = [(_thumb(s.item.path, s.anomaly_map.shape, roi), s.anomaly_map,
+            items = [(_thumb(s.item.path, s.anomaly_map.shape, roi, s.matrix), s.anomaly_map,
                       f"{s.score:.3f}  {s.item.defect_type}/{s.item.path.name}") for s in group]  # fmt: skip
             paths.append(contact_sheet(items, out / name, scores=[s.score for s in group], threshold=0.5))
     return paths
 
 
-def _thumb(path: Path, shape: tuple[int, int], roi: Roi | None = None) -> np.ndarray:
+def _thumb(
+    path: Path, shape: tuple[int, int], roi: Roi | None = None, matrix: np.ndarray | None = None
+) -> np.ndarray:
     import cv2
 
-    image = np.ascontiguousarray(to_uint8_rgb(crop(read_image(path), roi)))
+    frame = read_image(path)
+    region = aligned_crop(frame, matrix, roi) if matrix is not None and roi is not None else crop(frame, roi)
+    image = np.ascontiguousarray(to_uint8_rgb(region))
     return cv2.resize(image, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from draem_core.alignment import Aligner, aligned_crop, map_to_frame
 from draem_core.calibration import Calibration, normalise
 from draem_core.device import resolve_device
 from draem_core.model import DraemModel
@@ -33,10 +34,22 @@ class InspectionResult:
     threshold: float  # raw threshold used for the verdict
     is_ng: bool
     roi: Roi | None  # the region inspected: the operator's, else the model's; None = whole frame
+    matrix: np.ndarray | None = field(default=None, compare=False)  # aligned models: reference -> frame coords
 
     @property
     def verdict(self) -> str:
         return "NG" if self.is_ng else "OK"
+
+    def region_outline(self) -> tuple[list[float], list[float]] | None:
+        """Closed outline ``(xs, ys)`` of the inspected region in the frame (moved with the part when the
+        model aligns parts); None for the whole frame."""
+        if self.roi is None:
+            return None
+        x, y, w, h = self.roi
+        corners = np.array([[x, x + w, x + w, x, x], [y, y, y + h, y + h, y], [1.0] * 5])
+        if self.matrix is not None:
+            corners[:2] = self.matrix @ corners
+        return corners[0].tolist(), corners[1].tolist()
 
 
 class Inspector:
@@ -50,6 +63,7 @@ class Inspector:
         self.calibration = Calibration.from_dict(meta.calibration) if meta.calibration else None
         self.threshold = self.calibration.threshold if self.calibration else 0.5
         self.model_roi: Roi | None = meta.roi  # the region of the frame the model was trained on
+        self.aligner = Aligner.from_dict(meta.alignment) if meta.alignment else None  # registers frames first
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -86,10 +100,21 @@ class Inspector:
         Raises:
             RegionError: the frame does not contain the model's region.
         """
+        return self.region_and_matrix(frame)[0]
+
+    def region_and_matrix(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """The region as :meth:`region` gives it, and the alignment matrix used (None: not aligned).
+
+        Raises:
+            RegionError: the frame does not contain the region, or (aligned models) cannot be aligned.
+        """
         if self.model_roi is None:
-            return frame
+            return frame, None
         require_inside(frame.shape, self.model_roi)
-        return crop(frame, self.model_roi)
+        if self.aligner is None:
+            return crop(frame, self.model_roi), None
+        m = self.aligner.matrix(frame)
+        return aligned_crop(frame, m, self.model_roi), m
 
     def inspect(self, frame: np.ndarray, roi: Roi | None = None) -> InspectionResult:
         return self.inspect_batch([frame], roi)[0]
@@ -98,13 +123,25 @@ class Inspector:
         """Judge frames of the same size (or any sizes, batched per size) and return maps at frame size.
 
         ``roi`` (the operator's region, clipped to the frame) overrides the model's own region; without either
-        the whole frame is inspected. A frame that lacks the model's region raises RegionError.
+        the whole frame is inspected. A frame that lacks the model's region raises RegionError. An aligned model
+        registers each frame to its reference part first (AlignmentError, a RegionError, when it cannot) and
+        cuts the region out in the reference pose; maps are put back where the part lies in the frame.
         """
         if roi is None and self.model_roi is not None:
             for f in frames:
                 require_inside(f.shape, self.model_roi)
             roi = self.model_roi
-        crops = [crop(f, roi) for f in frames]
+        matrices: list[np.ndarray | None] = [None] * len(frames)
+        if self.aligner is not None:
+            roi = (
+                clip_roi(frames[0].shape, roi)
+                if roi is not None
+                else (0, 0, frames[0].shape[1], frames[0].shape[0])
+            )
+            matrices = [self.aligner.matrix(f) for f in frames]
+            crops = [aligned_crop(f, m, roi) for f, m in zip(frames, matrices, strict=True)]
+        else:
+            crops = [crop(f, roi) for f in frames]
         results: list[InspectionResult | None] = [None] * len(frames)
         by_shape: dict[tuple, list[int]] = {}
         for i, c in enumerate(crops):
@@ -114,18 +151,25 @@ class Inspector:
             maps, scores = self.predict_tensor(batch)
             full = maps_to_size(maps, shape).float().cpu().numpy()
             for j, i in enumerate(idx):
-                results[i] = self._result(frames[i], full[j], float(scores[j]), roi)
+                results[i] = self._result(frames[i], full[j], float(scores[j]), roi, matrices[i])
         return results  # type: ignore[return-value]
 
     def _result(
-        self, frame: np.ndarray, crop_map: np.ndarray, score: float, roi: Roi | None
+        self,
+        frame: np.ndarray,
+        crop_map: np.ndarray,
+        score: float,
+        roi: Roi | None,
+        matrix: np.ndarray | None,
     ) -> InspectionResult:
-        if roi is None:
+        if matrix is not None and roi is not None:
+            amap = map_to_frame(crop_map, matrix, roi, frame.shape)
+        elif roi is None:
             amap = crop_map
         else:
             amap = np.zeros(frame.shape[:2], np.float32)
             x, y, w, h = clip_roi(frame.shape, roi)
             amap[y : y + h, x : x + w] = crop_map
         return InspectionResult(
-            amap, score, self.normalise(score), self.threshold, score >= self.threshold, roi
+            amap, score, self.normalise(score), self.threshold, score >= self.threshold, roi, matrix
         )

@@ -42,6 +42,7 @@ class ModelMetadata:
     format_version: int = FORMAT_VERSION
     extra: dict = field(default_factory=dict)  # free-form (e.g. evaluation metrics)
     roi: Roi | None = None  # inspection region (x, y, w, h) of the camera frame it was trained on; None = whole frame
+    alignment: dict | None = None  # draem_core.alignment.Aligner.to_dict(): frames are registered to its part first
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from draem_core.alignment import Aligner
 from draem_core.calibration import calibrate
 from draem_core.checkpoint import (
     CheckpointInfo,
@@ -27,11 +28,12 @@ from draem_core.checkpoint import (
 from draem_core.config import ModelConfig, TrainConfig
 from draem_core.dataset import good_images
 from draem_core.device import describe, resolve_device
-from draem_core.errors import DatasetError, DraemError
+from draem_core.errors import DatasetError, DraemError, ImageReadError
+from draem_core.imageio import read_image
 from draem_core.loss import draem_loss
 from draem_core.model import DraemModel
 from draem_core.modelfile import ModelMetadata, now_iso, save_model
-from draem_core.region import Roi, as_roi, describe_roi
+from draem_core.region import Roi, as_roi, describe_roi, fits
 from draem_core.synthesis import AnomalySynthesizer
 from draem_core.textures import TextureBank
 from draem_core.training_data import TrainingImages, fingerprint, load_training_images, split_holdout
@@ -52,6 +54,7 @@ class TrainPlan:
     log_every: int = 1  # yield a step event every N steps (each costs a device sync)
     images: tuple[Path, ...] | None = None  # explicit image list (the wizard's reviewed set) instead of data
     roi: Roi | None = None  # inspection region (x, y, w, h): images are cropped to it; stored in the model
+    align: bool = False  # register every image to the first training image's part before cropping (stored too)
 
 
 @dataclass(frozen=True)
@@ -202,12 +205,14 @@ class _Run:
     start_elapsed: float
     skipped: list[tuple[str, str]]
     plan: TrainPlan
+    aligner: Aligner | None = None
 
     def summary_line(self, device: torch.device, budget_kind: str) -> str:
         cfg = self.plan.train
         budget = getattr(cfg, budget_kind)
         resumed = f", resuming at step {self.start_step}" if self.start_step else ""
         region = f" of the region {describe_roi(self.plan.roi)}" if self.plan.roi else ""
+        region += ", aligned to the part of the first training image" if self.aligner else ""
         return (f"training {self.plan.model.preset} at {self.plan.model.image_height}x{self.plan.model.image_width}"
                 f"{region} "
                 f"on {describe(device)}: {len(self.data.train)} images, {len(self.data.holdout)} held out, "
@@ -228,15 +233,20 @@ def _prepare(plan: TrainPlan, device: torch.device) -> _Run:
         hold_paths = [Path(p) for p in info.holdout_images]
         resume_state = (tensors, info, doc)
         saved_roi = as_roi(info.settings.get("roi"))
-        if saved_roi != plan.roi:  # the checkpoint's region wins too: its images were cropped to it
-            plan = TrainPlan(**{**asdict_shallow(plan), "roi": saved_roi})
+        saved_align = bool(info.settings.get("align", False))
+        if saved_roi != plan.roi or saved_align != plan.align:  # the checkpoint's region and alignment win too
+            plan = TrainPlan(**{**asdict_shallow(plan), "roi": saved_roi, "align": saved_align})
     else:
         paths = list(plan.images) if plan.images is not None else good_images(plan.data)
         train_paths, hold_paths = split_holdout(paths, cfg.holdout_fraction, cfg.min_holdout, cfg.seed)
         with torch.random.fork_rng(devices=[]):  # seeded initialisation without touching global RNG state
             torch.manual_seed(cfg.seed)
             model = DraemModel(plan.model).to(device)
-    data, skipped = load_training_images(train_paths, hold_paths, size, plan.roi)
+    aligner = None
+    if plan.align:
+        aligner = _reference_part(train_paths + hold_paths, plan.roi, plan.data)
+        plan = TrainPlan(**{**asdict_shallow(plan), "roi": aligner.roi})
+    data, skipped = load_training_images(train_paths, hold_paths, size, plan.roi, aligner)
     if len(data.train) < 2:
         unreadable = "; ".join(f"{Path(p).name}: {r}" for p, r in skipped[:3]) + (
             "; ..." if len(skipped) > 3 else ""
@@ -257,7 +267,20 @@ def _prepare(plan: TrainPlan, device: torch.device) -> _Run:
     textures = TextureBank.load(tex_h, tex_w, plan.anomaly_source, device, seed=cfg.seed)
     skipped += [(str(p), r) for p, r in textures.skipped]
     return _Run(model, optimizer, AnomalySynthesizer(textures, cfg.synth), gen, data, start_step, start_elapsed,
-                skipped, plan)  # fmt: skip
+                skipped, plan, aligner)  # fmt: skip
+
+
+def _reference_part(paths: list[Path], roi: Roi | None, data: Path) -> Aligner:
+    """The aligner of the first readable training image (whole frame when there is no region)."""
+    for p in paths:
+        try:
+            image = read_image(p)
+        except ImageReadError:
+            continue
+        region = roi if roi is not None else (0, 0, image.shape[1], image.shape[0])
+        if fits(image.shape, region):
+            return Aligner.from_frame(image, region)
+    raise DatasetError(data, "no readable training image contains the inspection region to align to")
 
 
 def asdict_shallow(obj: object) -> dict:
@@ -267,7 +290,7 @@ def asdict_shallow(obj: object) -> dict:
 def _checkpoint(path: Path, run: _Run, step: int, elapsed: float, budget: _Budget) -> Path:
     settings = {"train": _jsonable(asdict(run.plan.train)), "anomaly_source": str(run.plan.anomaly_source or ""),
                 "data": str(run.plan.data), "out": str(run.plan.out),
-                "roi": list(run.plan.roi) if run.plan.roi else None}  # fmt: skip
+                "roi": list(run.plan.roi) if run.plan.roi else None, "align": run.plan.align}  # fmt: skip
     info = CheckpointInfo(run.plan.model, step, elapsed, budget.as_dict(), [str(p) for p in run.data.train_paths],
                           [str(p) for p in run.data.holdout_paths], settings)  # fmt: skip
     return save_checkpoint(path, run.model, run.optimizer, run.generator, info)
@@ -319,7 +342,7 @@ def _finish(
     )
     return ModelMetadata(model=plan.model, name=name, calibration=cal.to_dict(), training=training,
                          dataset_fingerprint=fingerprint(data.train_paths + data.holdout_paths), created=now_iso(),
-                         roi=plan.roi)  # fmt: skip
+                         roi=run.plan.roi, alignment=run.aligner.to_dict() if run.aligner else None)  # fmt: skip
 
 
 def _synthetic_scores(run: _Run, images: torch.Tensor) -> np.ndarray:

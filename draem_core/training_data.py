@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from draem_core.alignment import Aligner, aligned_crop
 from draem_core.errors import ImageReadError
 from draem_core.imageio import read_image
 from draem_core.processing import frames_to_uint8, resize_to_model
-from draem_core.region import Roi, crop, describe_roi, fits
+from draem_core.region import RegionError, Roi, crop, describe_roi, fits
 
 
 @dataclass
@@ -61,7 +62,7 @@ def split_holdout(
 
 
 def _load(
-    paths: list[Path], size: tuple[int, int], roi: Roi | None
+    paths: list[Path], size: tuple[int, int], roi: Roi | None, aligner: Aligner | None = None
 ) -> tuple[torch.Tensor, list[Path], list[tuple[str, str]]]:
     out, kept, skipped = [], [], []
     for p in paths:
@@ -75,7 +76,14 @@ def _load(
                 skipped.append((str(p), f"{image.shape[1]}x{image.shape[0]} image does not contain the "
                                 f"inspection region {describe_roi(roi)}"))  # fmt: skip
                 continue
-            image = crop(image, roi)
+            if aligner is None:
+                image = crop(image, roi)
+            else:
+                try:
+                    image = aligned_crop(image, aligner.matrix(image), roi)
+                except RegionError as exc:
+                    skipped.append((str(p), str(exc)))
+                    continue
         x = resize_to_model(frames_to_uint8([image], "cpu")[0][None], size)
         out.append((x * 255).round().byte()[0])
         kept.append(p)
@@ -84,15 +92,20 @@ def _load(
 
 
 def load_training_images(
-    train_paths: list[Path], holdout_paths: list[Path], size: tuple[int, int], roi: Roi | None = None
+    train_paths: list[Path],
+    holdout_paths: list[Path],
+    size: tuple[int, int],
+    roi: Roi | None = None,
+    aligner: Aligner | None = None,
 ) -> tuple[TrainingImages, list[tuple[str, str]]]:
     """Read all images, crop them to ``roi`` (the inspection region) and resize them to the model size.
 
-    Unreadable images and images without the whole region are returned as ``(path, reason)``, not dropped
-    silently.
+    With ``aligner`` each image is first registered to its reference part and the region is cut out in the
+    reference pose. Unreadable images, images without the whole region and images that cannot be aligned are
+    returned as ``(path, reason)``, not dropped silently.
     """
-    train, train_kept, skipped = _load(train_paths, size, roi)
-    hold, hold_kept, skipped_h = _load(holdout_paths, size, roi)
+    train, train_kept, skipped = _load(train_paths, size, roi, aligner)
+    hold, hold_kept, skipped_h = _load(holdout_paths, size, roi, aligner)
     return TrainingImages(train, hold, train_kept, hold_kept), skipped + skipped_h
 
 

@@ -30,6 +30,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--roi",
         help="inspection region X,Y,WIDTH,HEIGHT in image pixels: train on it, and the model inspects only it",
     )
+    p.add_argument(
+        "--align",
+        action="store_true",
+        help="register every image to the part of the first training image before cropping the region "
+        "(parts that shift or turn on the line); the model aligns live frames the same way",
+    )
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument(
         "--rotate-p",
@@ -125,7 +131,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                       synth=synth, checkpoint_every=args.checkpoint_every, holdout_fraction=args.holdout)  # fmt: skip
     roi = parse_roi(args.roi) if args.roi else None
     plan = TrainPlan(args.data, args.out, preset(args.preset, parse_size(args.size) or 256), cfg,
-                     args.anomaly_source, args.name, args.resume, half_weights=args.half_weights, roi=roi)  # fmt: skip
+                     args.anomaly_source, args.name, args.resume, half_weights=args.half_weights, roi=roi,
+                     align=args.align)  # fmt: skip
     bar = ProgressBar()
     for event in train(plan):
         if event.kind == "info":
@@ -250,7 +257,10 @@ def cmd_export_onnx(args: argparse.Namespace) -> int:
 
     path = export_onnx(args.model, args.out)
     print(f"wrote {path}")
-    roi = load_model(args.model)[1].roi
-    if roi is not None:
-        print(f"note: the model inspects the region {describe_roi(roi)} of each frame; crop frames to it, then resize")
+    meta = load_model(args.model)[1]
+    if meta.roi is not None:
+        print(f"note: the model inspects the region {describe_roi(meta.roi)} of each frame; crop frames to it, then resize")
+    if meta.alignment:
+        print("note: the model aligns each frame to its reference part before cropping (draem_core.alignment); "
+              "the ONNX file holds only the network, so align frames the same way before running it")  # fmt: skip
     return 0

@@ -159,7 +159,9 @@ class LiveView(pg.GraphicsLayoutWidget):
         if image.shape[:2] != (self._shape or (0, 0))[:2]:
             self._frame_size_changed(image.shape)
         result = live.result
-        self._show_region(None if result is None or self.roi_enabled else result.roi)
+        shown = None if result is None or self.roi_enabled else result
+        moved = shown.region_outline() if shown is not None and shown.matrix is not None else None
+        self._show_region(shown.roi if shown is not None else None, moved)
         if result is None:
             self.heat_item.clear()
             self.outline.setData([], [])
@@ -170,16 +172,18 @@ class LiveView(pg.GraphicsLayoutWidget):
         self.outline.setData(x, y)
         return True
 
-    def _show_region(self, roi: Roi | None) -> None:
-        """Outline the inspected region (the model's own, when the operator has not set a ROI)."""
-        if roi == self._region:
+    def _show_region(self, roi: Roi | None, outline: tuple[list[float], list[float]] | None = None) -> None:
+        """Outline the inspected region (the model's own, when the operator has not set a ROI); ``outline`` is
+        where it lies in this frame when the model aligns parts (it moves with the part)."""
+        if roi == self._region and outline is None:
             return
         self._region = roi
         if roi is None:
             self.region.setData([], [])
             return
         x, y, w, h = roi
-        self.region.setData([x, x + w, x + w, x, x], [y, y, y + h, y + h, y])
+        xs, ys = outline or ([x, x + w, x + w, x, x], [y, y, y + h, y + h, y])
+        self.region.setData(xs, ys)
 
     def region_shown(self) -> Roi | None:
         """The inspected region outlined now (None when none is drawn)."""

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from draem_core.alignment import Aligner
 from draem_core.checkpoint import checkpoint_path
 from draem_core.config import SynthConfig
 from draem_core.errors import DatasetError, DraemError
@@ -149,18 +150,18 @@ def to_hwc(images: torch.Tensor) -> list[np.ndarray]:
 
 def evaluation_images(model_path: Path, good_fallback: list[Path], defect_paths: list[Path],
                       size: tuple[int, int], anomaly_source: Path | None,
-                      roi: Roi | None = None) -> EvalImages:  # fmt: skip
-    """Load the held-out images of the run (cropped to the model's inspection region ``roi``), make synthetic
-    defects, load the marked defects."""
+                      roi: Roi | None = None, aligner: Aligner | None = None) -> EvalImages:  # fmt: skip
+    """Load the held-out images of the run (cropped to the model's inspection region ``roi``, aligned to its
+    reference part when it has one), make synthetic defects, load the marked defects."""
     good_paths, note = holdout_paths(model_path), ""
     if not good_paths:
         good_paths = good_fallback
         note = "No images were held out (too few): good scores are on training images and look too good."
-    good, _ = load_training_images(good_paths, [], size, roi)
+    good, _ = load_training_images(good_paths, [], size, roi, aligner)
     if not len(good.train):
         raise DatasetError(model_path.parent, "none of the held-out good images can be read")
     synth = _enough_synthetic(good.train, anomaly_source)
-    real, _ = load_training_images(defect_paths, [], size, roi)
+    real, _ = load_training_images(defect_paths, [], size, roi, aligner)
     return EvalImages(
         good=list(zip([p.name for p in good.train_paths], to_hwc(good.train), strict=True)),
         synthetic=[(f"synthetic #{i + 1}", im) for i, im in enumerate(to_hwc(synth))],
@@ -215,8 +216,9 @@ def compare(new_model: Path, deployed_model: Path | None, good_fallback: list[Pa
     _, doc = read_file(new_model, MODEL_FORMAT)
     size = (int(doc["model"]["image_height"]), int(doc["model"]["image_width"]))
     roi = as_roi(doc.get("roi"))
+    aligner = Aligner.from_dict(doc["alignment"]) if doc.get("alignment") else None
     yield "loading held-out images and making synthetic defects"
-    images = evaluation_images(Path(new_model), good_fallback, defect_paths, size, anomaly_source, roi)
+    images = evaluation_images(Path(new_model), good_fallback, defect_paths, size, anomaly_source, roi, aligner)
     yield f"scoring {len(images.good)} good, {len(images.synthetic)} synthetic and {len(images.real)} real defect images"
     new = score_model(Path(new_model), "new", images, device, should_stop)
     deployed, note = None, images.note

@@ -58,6 +58,7 @@ class RetrainPlan:
     model_out: Path | None = None  # model file the Train page writes (set when training starts)
     threshold: float | None = None  # raw threshold chosen on the Evaluate page; None = calibrated one
     roi: tuple[int, int, int, int] | None = None  # inspection region (x, y, w, h) to crop to; the deployed model's
+    align: bool = False  # register images to a reference part before cropping (as the deployed model does)
 
     @property
     def good_images(self) -> list[Path]:
@@ -154,6 +155,7 @@ class RetrainPlan:
             resume=resume,
             images=tuple(self.good_images),
             roi=self.roi,
+            align=self.align and self.roi is not None,
         )
 
 

@@ -133,6 +133,7 @@ class ConfigurePage(PageBase):
         self.roi_check.setEnabled(False)
         self.roi_check.toggled.connect(self._changed_speed)
         self._offered_roi: Roi | None = None
+        self._offered_align = False  # the deployed model aligns parts before cropping its region
         rows = (("Network", self.preset_combo), ("Region", self.roi_check), ("Input size", size_row),
                 ("Budget", budget_row),
                 ("Batch", self.batch_spin), ("Device", self.device_combo), ("Anomaly source", source_row),
@@ -169,17 +170,18 @@ class ConfigurePage(PageBase):
             first, deployed = self.plan.good_images[0], self.ctx.deployed_model
             size_it = self.plan.size == DEFAULT_SIZE
             self.ctx.jobs.start(  # disk reads: off the GUI thread
-                lambda stop: (read_image(first).shape[:2], deployed_region(deployed())),
+                lambda stop: (read_image(first).shape[:2], *deployed_region(deployed())),
                 lambda found: self._first_look(*found, size_it),
             )
         else:
             self._settled()
 
-    def _first_look(self, image_hw: tuple[int, int], roi: Roi | None, size_it: bool) -> None:
+    def _first_look(self, image_hw: tuple[int, int], roi: Roi | None, align: bool, size_it: bool) -> None:
         """Offer the deployed model's inspection region (when the images contain it) and suggest a size."""
         if roi is not None and fits(image_hw, roi):
-            self._offered_roi = roi
-            self.roi_check.setText(f"the deployed model's inspection region, {describe_roi(roi)}")
+            self._offered_roi, self._offered_align = roi, align
+            aligned = ", parts aligned first" if align else ""
+            self.roi_check.setText(f"the deployed model's inspection region, {describe_roi(roi)}{aligned}")
             self.roi_check.setEnabled(True)
             self.roi_check.setChecked(True)
             image_hw = (roi[3], roi[2])
@@ -218,6 +220,7 @@ class ConfigurePage(PageBase):
         p.holdout_share = self.holdout_spin.value() / 100.0
         p.name = self.name_edit.text().strip()
         p.roi = self._offered_roi if self.roi_check.isChecked() else None
+        p.align = self._offered_align and p.roi is not None
 
     def _changed(self) -> None:
         self._read_form()
@@ -307,15 +310,17 @@ class ConfigurePage(PageBase):
             cell.setPixmap(to_pixmap(image, *PREVIEW_CELL))
 
 
-def deployed_region(model: Path | None) -> Roi | None:
-    """The inspection region of the deployed model (None when it has none or cannot be read: the engineer
-    then trains on whole images, and the Deploy page reports a broken model)."""
+def deployed_region(model: Path | None) -> tuple[Roi | None, bool]:
+    """The inspection region of the deployed model and whether it aligns parts first ((None, False) when it has
+    none or cannot be read: the engineer then trains on whole images, and the Deploy page reports a broken
+    model)."""
     if model is None:
-        return None
+        return None, False
     try:
-        return as_roi(read_file(model, MODEL_FORMAT)[1].get("roi"))
+        meta = read_file(model, MODEL_FORMAT)[1]
+        return as_roi(meta.get("roi")), bool(meta.get("alignment"))
     except Exception:  # noqa: BLE001
-        return None
+        return None, False
 
 
 def make_preview(paths: list[Path], size: tuple[int, int], source: Path | None, roi: Roi | None = None) -> list:

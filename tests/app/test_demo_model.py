@@ -28,6 +28,7 @@ def test_bundled_model_describes_itself(inspector):
     assert meta.roi == (112, 32, 416, 416)  # the part's region of the 640x480 demo frames
     assert inspector.calibration is not None and 0 < inspector.threshold < 1
     assert meta.training["n_holdout"] > 0 and meta.dataset_fingerprint
+    assert inspector.aligner is not None and inspector.aligner.frame_shape == (480, 640)  # it aligns parts first
 
 
 def test_passes_a_good_part(inspector):
@@ -46,6 +47,15 @@ def test_flags_a_contaminated_part_where_the_defect_is(inspector):
     inside = result.anomaly_map[part.mask > 0].mean()
     outside = result.anomaly_map[part.mask == 0].mean()
     assert inside > 5 * outside  # the heatmap sits on the defect
+
+
+def test_flags_a_part_whose_bolt_hole_was_never_drilled(inspector):
+    """A missing feature (not a surface defect) is found because the part is aligned before inspection."""
+    part, label = _frame("missing_hole")
+    assert label == "missing_hole"
+    result = inspector.inspect(part.image)
+    assert result.verdict == "NG", result.score
+    assert result.anomaly_map[part.mask > 0].mean() > 5 * result.anomaly_map[part.mask == 0].mean()
 
 
 def test_every_defect_of_the_line_lies_inside_the_models_region(inspector):

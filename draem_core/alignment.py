@@ -1,0 +1,149 @@
+"""Part alignment: bring every frame's part into the pose of a reference part before the region is cropped.
+
+Parts on a line are never in exactly the same place: they shift and turn a little on the belt or fixture. A small
+reconstruction network cannot learn to redraw features that move (a marking, a hole) precisely, so the detector
+learns to ignore them, and a missing marking goes unseen. A model trained with alignment stores a reference
+frame (grey, downscaled); each frame is registered to it with OpenCV's ECC (rotation + translation, coarse to
+fine) over the inspection region, and the region is cut out of the frame in the reference pose. Anomaly maps
+are mapped back into the frame, so overlays lie on the part where it really is.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from draem_core.region import RegionError, Roi
+
+ALIGN_SCALE = 0.25  # the reference and the registration work at a quarter of the frame size
+_LEVELS = (0.5, 1.0)  # coarse-to-fine: half the working scale first, then the working scale
+_ECC_CRITERIA = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 60, 1e-5)
+_MIN_CORRELATION = 0.5  # below this the frame does not show the reference part in a nearby pose
+
+
+class AlignmentError(RegionError):
+    """A frame could not be registered to the model's reference part."""
+
+
+@dataclass(frozen=True)
+class Aligner:
+    """The reference part of an aligned model and how to register frames to it.
+
+    Attributes:
+        reference: ``(h, w)`` uint8 grey reference frame at ``scale`` of the full frame.
+        frame_shape: ``(H, W)`` of the full frames the model expects.
+        roi: The inspection region ``(x, y, w, h)`` in the reference frame; registration uses only it.
+        scale: Size of ``reference`` relative to the frame.
+    """
+
+    reference: np.ndarray
+    frame_shape: tuple[int, int]
+    roi: Roi
+    scale: float = ALIGN_SCALE
+
+    @classmethod
+    def from_frame(cls, frame: np.ndarray, roi: Roi, scale: float = ALIGN_SCALE) -> Aligner:
+        """An aligner whose reference pose is that of the part in ``frame`` (RGB or grey, any dtype)."""
+        return cls(_grey_small(frame, scale), tuple(frame.shape[:2]), tuple(int(v) for v in roi), scale)
+
+    def to_dict(self) -> dict:
+        ok, png = cv2.imencode(".png", self.reference)
+        if not ok:  # pragma: no cover - encoding a uint8 image does not fail
+            raise AlignmentError("could not encode the alignment reference")
+        return {"reference_png": base64.b64encode(png.tobytes()).decode("ascii"), "scale": self.scale,
+                "frame_shape": list(self.frame_shape), "roi": list(self.roi)}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, doc: dict) -> Aligner:
+        """Raises AlignmentError: the stored reference is not a readable image."""
+        try:
+            raw = np.frombuffer(base64.b64decode(doc["reference_png"], validate=True), np.uint8)
+            ref = cv2.imdecode(raw, cv2.IMREAD_GRAYSCALE)
+            shape, roi, scale = tuple(int(v) for v in doc["frame_shape"]), doc["roi"], float(doc["scale"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise AlignmentError(f"the model's alignment reference is unreadable ({exc})") from exc
+        if ref is None or len(shape) != 2:
+            raise AlignmentError("the model's alignment reference is not a valid image")
+        return cls(ref, shape, tuple(int(v) for v in roi), scale)
+
+    def matrix(self, frame: np.ndarray) -> np.ndarray:
+        """2x3 matrix taking reference-frame coordinates to ``frame`` coordinates (full resolution).
+
+        Raises:
+            AlignmentError: the frame has another size than the reference, or ECC does not find the part.
+        """
+        if tuple(frame.shape[:2]) != self.frame_shape:
+            h, w = self.frame_shape
+            msg = f"{frame.shape[1]}x{frame.shape[0]} frame; the model aligns {w}x{h} frames"
+            raise AlignmentError(msg)
+        moving = _grey_small(frame, self.scale)
+        warp = np.eye(2, 3, dtype=np.float32)
+        rho, prev = 0.0, None
+        for f in _LEVELS:
+            ref = (
+                self.reference
+                if f == 1
+                else cv2.resize(self.reference, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+            )
+            mov = moving if f == 1 else cv2.resize(moving, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+            if prev is not None:
+                warp[:, 2] *= f / prev  # the translation found at the coarser level, in this level's pixels
+            prev = f
+            try:
+                rho, warp = cv2.findTransformECC(ref.astype(np.float32), mov.astype(np.float32), warp,
+                                                 cv2.MOTION_EUCLIDEAN, _ECC_CRITERIA, self._mask(ref.shape, self.scale * f), 3)  # fmt: skip
+            except cv2.error as exc:
+                raise AlignmentError(
+                    f"could not align the frame to the model's reference part ({exc.msg})"
+                ) from exc
+        if rho < _MIN_CORRELATION:
+            msg = (
+                f"the frame does not match the model's reference part (correlation {rho:.2f} after alignment)"
+            )
+            raise AlignmentError(msg)
+        rot, shift = warp[:, :2].astype(np.float64), warp[:, 2].astype(np.float64)
+        centre = 0.5 - 0.5 / self.scale  # small pixel i covers full pixels around (i + 0.5) / scale - 0.5
+        return np.column_stack([rot, shift / self.scale + (rot - np.eye(2)) @ np.array([centre, centre])])
+
+    def _mask(self, shape: tuple[int, ...], scale: float) -> np.ndarray:
+        x, y, w, h = (round(v * scale) for v in self.roi)
+        mask = np.zeros(shape[:2], np.uint8)
+        mask[y : y + h, x : x + w] = 255
+        return mask
+
+
+def region_matrix(matrix: np.ndarray, roi: Roi) -> np.ndarray:
+    """2x3 matrix taking pixel ``(u, v)`` of the aligned region to frame coordinates."""
+    m = np.asarray(matrix, np.float64).copy()
+    m[:, 2] += m[:, :2] @ np.array([roi[0], roi[1]], np.float64)
+    return m
+
+
+def aligned_crop(frame: np.ndarray, matrix: np.ndarray, roi: Roi, nearest: bool = False) -> np.ndarray:
+    """The ``roi`` window of the reference pose cut out of ``frame`` (same dtype and channels)."""
+    interp = cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR
+    m = region_matrix(matrix, roi)
+    return cv2.warpAffine(frame, m, (int(roi[2]), int(roi[3])), flags=interp | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
+
+
+def map_to_frame(
+    region_map: np.ndarray, matrix: np.ndarray, roi: Roi, frame_shape: tuple[int, ...]
+) -> np.ndarray:
+    """An anomaly map of the aligned region placed where that region lies in the frame (zero elsewhere)."""
+    m = region_matrix(matrix, roi)
+    h, w = frame_shape[:2]
+    return cv2.warpAffine(region_map.astype(np.float32), m, (w, h), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)  # fmt: skip
+
+
+def _grey_small(frame: np.ndarray, scale: float) -> np.ndarray:
+    img = frame
+    if img.dtype != np.uint8:
+        img = cv2.normalize(img, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+    if img.ndim == 3:
+        img = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY) if img.shape[2] == 3 else img[..., 0]
+    return cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
