@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from draem_core.alignment import Aligner, aligned_crop, map_to_frame
+from draem_core.alignment import Aligner, AlignmentError, aligned_crop, map_to_frame
 from draem_core.calibration import Calibration, normalise
 from draem_core.device import resolve_device
+from draem_core.errors import ModelFileError
 from draem_core.model import DraemModel
 from draem_core.modelfile import ModelMetadata, load_model
 from draem_core.processing import anomaly_map, frames_to_uint8, image_score, maps_to_size, resize_to_model
@@ -72,7 +73,10 @@ class Inspector:
     def from_file(cls, path: str | Path, device: str = "auto") -> Inspector:
         dev = resolve_device(device)
         model, meta = load_model(path, dev)
-        return cls(model, meta, dev)
+        try:
+            return cls(model, meta, dev)
+        except AlignmentError as exc:
+            raise ModelFileError(path, str(exc)) from exc
 
     def _autocast(self) -> contextlib.AbstractContextManager:
         if self.device.type == "cuda":

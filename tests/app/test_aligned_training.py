@@ -111,3 +111,17 @@ def test_a_resumed_run_keeps_aligning(aligned_model, tmp_path):
     _, first = load_model(out)
     assert meta.training["steps"] == 4 and meta.roi == ROI
     assert meta.alignment == first.alignment  # the same reference part, without --align or --roi on the command
+
+
+def test_a_model_with_a_broken_reference_is_refused_by_name(aligned_model, tmp_path):
+    from dataclasses import replace
+
+    from draem_core.errors import ModelFileError
+    from draem_core.modelfile import save_model
+
+    out, _ = aligned_model
+    model, meta = load_model(out)
+    broken = tmp_path / "broken.safetensors"
+    save_model(broken, model, replace(meta, alignment={**meta.alignment, "reference_png": "!!"}))
+    with pytest.raises(ModelFileError, match=r"broken\.safetensors: the model's alignment reference is unreadable"):
+        Inspector.from_file(broken, "cpu")
