@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from draem_core.alignment import Aligner
+from draem_core.alignment import ALIGN_SCALE, Aligner
 from draem_core.calibration import calibrate
 from draem_core.checkpoint import (
     CheckpointInfo,
@@ -55,6 +55,7 @@ class TrainPlan:
     images: tuple[Path, ...] | None = None  # explicit image list (the wizard's reviewed set) instead of data
     roi: Roi | None = None  # inspection region (x, y, w, h): images are cropped to it; stored in the model
     align: bool = False  # register every image to the first training image's part before cropping (stored too)
+    align_scale: float = ALIGN_SCALE  # size of the reference and the registration relative to the frame
 
 
 @dataclass(frozen=True)
@@ -233,9 +234,10 @@ def _prepare(plan: TrainPlan, device: torch.device) -> _Run:
         hold_paths = [Path(p) for p in info.holdout_images]
         resume_state = (tensors, info, doc)
         saved_roi = as_roi(info.settings.get("roi"))
-        saved_align = bool(info.settings.get("align", False))
-        if saved_roi != plan.roi or saved_align != plan.align:  # the checkpoint's region and alignment win too
-            plan = TrainPlan(**{**asdict_shallow(plan), "roi": saved_roi, "align": saved_align})
+        saved = {"roi": saved_roi, "align": bool(info.settings.get("align", False)),
+                 "align_scale": float(info.settings.get("align_scale", ALIGN_SCALE))}  # fmt: skip
+        if any(getattr(plan, k) != v for k, v in saved.items()):  # the checkpoint's region and alignment win too
+            plan = TrainPlan(**{**asdict_shallow(plan), **saved})
     else:
         paths = list(plan.images) if plan.images is not None else good_images(plan.data)
         train_paths, hold_paths = split_holdout(paths, cfg.holdout_fraction, cfg.min_holdout, cfg.seed)
@@ -244,7 +246,7 @@ def _prepare(plan: TrainPlan, device: torch.device) -> _Run:
             model = DraemModel(plan.model).to(device)
     aligner = None
     if plan.align:
-        aligner = _reference_part(train_paths + hold_paths, plan.roi, plan.data)
+        aligner = _reference_part(train_paths + hold_paths, plan.roi, plan.data, plan.align_scale)
         plan = TrainPlan(**{**asdict_shallow(plan), "roi": aligner.roi})
     data, skipped = load_training_images(train_paths, hold_paths, size, plan.roi, aligner)
     if len(data.train) < 2:
@@ -270,7 +272,7 @@ def _prepare(plan: TrainPlan, device: torch.device) -> _Run:
                 skipped, plan, aligner)  # fmt: skip
 
 
-def _reference_part(paths: list[Path], roi: Roi | None, data: Path) -> Aligner:
+def _reference_part(paths: list[Path], roi: Roi | None, data: Path, scale: float) -> Aligner:
     """The aligner of the first readable training image (whole frame when there is no region)."""
     for p in paths:
         try:
@@ -279,7 +281,7 @@ def _reference_part(paths: list[Path], roi: Roi | None, data: Path) -> Aligner:
             continue
         region = roi if roi is not None else (0, 0, image.shape[1], image.shape[0])
         if fits(image.shape, region):
-            return Aligner.from_frame(image, region)
+            return Aligner.from_frame(image, region, scale)
     raise DatasetError(data, "no readable training image contains the inspection region to align to")
 
 
@@ -290,7 +292,8 @@ def asdict_shallow(obj: object) -> dict:
 def _checkpoint(path: Path, run: _Run, step: int, elapsed: float, budget: _Budget) -> Path:
     settings = {"train": _jsonable(asdict(run.plan.train)), "anomaly_source": str(run.plan.anomaly_source or ""),
                 "data": str(run.plan.data), "out": str(run.plan.out),
-                "roi": list(run.plan.roi) if run.plan.roi else None, "align": run.plan.align}  # fmt: skip
+                "roi": list(run.plan.roi) if run.plan.roi else None, "align": run.plan.align,
+                "align_scale": run.plan.align_scale}  # fmt: skip
     info = CheckpointInfo(run.plan.model, step, elapsed, budget.as_dict(), [str(p) for p in run.data.train_paths],
                           [str(p) for p in run.data.holdout_paths], settings)  # fmt: skip
     return save_checkpoint(path, run.model, run.optimizer, run.generator, info)

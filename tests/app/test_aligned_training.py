@@ -125,3 +125,18 @@ def test_a_model_with_a_broken_reference_is_refused_by_name(aligned_model, tmp_p
     save_model(broken, model, replace(meta, alignment={**meta.alignment, "reference_png": "!!"}))
     with pytest.raises(ModelFileError, match=r"broken\.safetensors: the model's alignment reference is unreadable"):
         Inspector.from_file(broken, "cpu")
+
+
+def test_align_scale_is_stored_and_checked(aligned_model, tmp_path, capsys):
+    _, data = aligned_model
+    out = tmp_path / "half.safetensors"
+    roi = ",".join(map(str, ROI))
+    args = ["train", str(data), "--roi", roi, "--align", "--out", str(out), "--preset", "micro", "--size", "64",
+            "--steps", "1", "--batch", "2", "--rotate-p", "0", "--device", "cpu"]  # fmt: skip
+    assert main([*args, "--align-scale", "0.5"]) == 0
+    _, meta = load_model(out)
+    assert meta.alignment["scale"] == 0.5
+    assert Inspector.from_file(out, "cpu").aligner.reference.shape == (H // 2, W // 2)
+    with pytest.raises(SystemExit):
+        main([*args, "--align-scale", "3"])
+    assert "'3' is not a scale between 0.05 and 1" in capsys.readouterr().err
