@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
+from functools import cached_property
 
 import cv2
 import numpy as np
 
-from draem_core.region import RegionError, Roi
+from draem_core.region import RegionError, Roi, crop
 
 ALIGN_SCALE = 0.25  # the reference and the registration work at a quarter of the frame size
 _LEVELS = (0.5, 1.0)  # coarse-to-fine: half the working scale first, then the working scale
@@ -79,22 +80,16 @@ class Aligner:
             h, w = self.frame_shape
             msg = f"{frame.shape[1]}x{frame.shape[0]} frame; the model aligns {w}x{h} frames"
             raise AlignmentError(msg)
-        moving = _grey_small(frame, self.scale)
+        moving = _grey_small(frame, self.scale).astype(np.float32)
         warp = np.eye(2, 3, dtype=np.float32)
         rho, prev = 0.0, None
-        for f in _LEVELS:
-            ref = (
-                self.reference
-                if f == 1
-                else cv2.resize(self.reference, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
-            )
-            mov = moving if f == 1 else cv2.resize(moving, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+        for f, ref, mask in self._levels:
+            mov = moving if f == 1 else cv2.resize(moving, ref.shape[::-1], interpolation=cv2.INTER_AREA)
             if prev is not None:
                 warp[:, 2] *= f / prev  # the translation found at the coarser level, in this level's pixels
             prev = f
             try:
-                rho, warp = cv2.findTransformECC(ref.astype(np.float32), mov.astype(np.float32), warp,
-                                                 cv2.MOTION_EUCLIDEAN, _ECC_CRITERIA, self._mask(ref.shape, self.scale * f), 3)  # fmt: skip
+                rho, warp = cv2.findTransformECC(ref, mov, warp, cv2.MOTION_EUCLIDEAN, _ECC_CRITERIA, mask, 3)
             except cv2.error as exc:
                 raise AlignmentError(
                     f"could not align the frame to the model's reference part ({exc.msg})"
@@ -108,11 +103,19 @@ class Aligner:
         centre = 0.5 - 0.5 / self.scale  # small pixel i covers full pixels around (i + 0.5) / scale - 0.5
         return np.column_stack([rot, shift / self.scale + (rot - np.eye(2)) @ np.array([centre, centre])])
 
-    def _mask(self, shape: tuple[int, ...], scale: float) -> np.ndarray:
-        x, y, w, h = (round(v * scale) for v in self.roi)
-        mask = np.zeros(shape[:2], np.uint8)
-        mask[y : y + h, x : x + w] = 255
-        return mask
+    @cached_property
+    def _levels(self) -> list[tuple[float, np.ndarray, np.ndarray]]:
+        """Per level: its factor, the float reference and the region mask (built once, not per frame)."""
+        levels = []
+        for f in _LEVELS:
+            ref = self.reference
+            if f != 1:
+                ref = cv2.resize(ref, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+            x, y, w, h = (round(v * self.scale * f) for v in self.roi)
+            mask = np.zeros(ref.shape[:2], np.uint8)
+            mask[y : y + h, x : x + w] = 255
+            levels.append((f, ref.astype(np.float32), mask))
+        return levels
 
 
 def region_matrix(matrix: np.ndarray, roi: Roi) -> np.ndarray:
@@ -120,6 +123,15 @@ def region_matrix(matrix: np.ndarray, roi: Roi) -> np.ndarray:
     m = np.asarray(matrix, np.float64).copy()
     m[:, 2] += m[:, :2] @ np.array([roi[0], roi[1]], np.float64)
     return m
+
+
+def cut_region(
+    frame: np.ndarray, roi: Roi | None, matrix: np.ndarray | None, nearest: bool = False
+) -> np.ndarray:
+    """The ``roi`` window of ``frame``: cut out in the reference pose when ``matrix`` is given, else a crop."""
+    if matrix is None or roi is None:
+        return crop(frame, roi)
+    return aligned_crop(frame, matrix, roi, nearest)
 
 
 def aligned_crop(frame: np.ndarray, matrix: np.ndarray, roi: Roi, nearest: bool = False) -> np.ndarray:

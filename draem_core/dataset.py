@@ -19,10 +19,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from draem_core.alignment import aligned_crop
+from draem_core.alignment import cut_region
 from draem_core.errors import DatasetError
 from draem_core.imageio import IMAGE_SUFFIXES, list_images, read_image
-from draem_core.region import Roi, crop
+from draem_core.region import Roi
 
 GOOD = "good"  # subfolder of good images in MVTec train/ and test/
 MASK_FOLDER = "ground_truth"  # folder of defect masks, next to test/ (or inside a plain test folder)
@@ -133,11 +133,7 @@ def read_mask(
     if image.ndim == 3:
         image = image.max(axis=2)
     height, width = shape
-    binary = (image > 0).astype(np.uint8)
-    if matrix is not None and roi is not None:
-        mask = aligned_crop(binary, matrix, roi, nearest=True)
-    else:
-        mask = np.ascontiguousarray(crop(binary, roi))
+    mask = np.ascontiguousarray(cut_region((image > 0).astype(np.uint8), roi, matrix, nearest=True))
     if mask.shape != (height, width):
         mask = cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST)
     return mask.astype(bool)

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import numpy as np
 
-from draem_core.alignment import aligned_crop
+from draem_core.alignment import cut_region
 from draem_core.dataset import TestItem, item_mask, test_items
 from draem_core.errors import DatasetError, ImageReadError
 from draem_core.imageio import read_image, to_uint8_rgb
 from draem_core.inspector import Inspector
 from draem_core.metrics import EvalReport, evaluate_scores
 from draem_core.processing import frames_to_uint8, maps_to_size
-from draem_core.region import RegionError, Roi, crop
+from draem_core.region import RegionError, Roi
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,5 @@ def _thumb(
 ) -> np.ndarray:
     import cv2
 
-    frame = read_image(path)
-    region = aligned_crop(frame, matrix, roi) if matrix is not None and roi is not None else crop(frame, roi)
-    image = np.ascontiguousarray(to_uint8_rgb(region))
+    image = np.ascontiguousarray(to_uint8_rgb(cut_region(read_image(path), roi, matrix)))
     return cv2.resize(image, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)

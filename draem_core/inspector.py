@@ -13,14 +13,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from draem_core.alignment import Aligner, AlignmentError, aligned_crop, map_to_frame
+from draem_core.alignment import Aligner, AlignmentError, cut_region, map_to_frame
 from draem_core.calibration import Calibration, normalise
 from draem_core.device import resolve_device
 from draem_core.errors import ModelFileError
 from draem_core.model import DraemModel
 from draem_core.modelfile import ModelMetadata, load_model
 from draem_core.processing import anomaly_map, frames_to_uint8, image_score, maps_to_size, resize_to_model
-from draem_core.region import Roi, clip_roi, crop, require_inside
+from draem_core.region import Roi, clip_roi, require_inside
 
 __all__ = ["InspectionResult", "Inspector", "Roi"]
 
@@ -115,10 +115,8 @@ class Inspector:
         if self.model_roi is None:
             return frame, None
         require_inside(frame.shape, self.model_roi)
-        if self.aligner is None:
-            return crop(frame, self.model_roi), None
-        m = self.aligner.matrix(frame)
-        return aligned_crop(frame, m, self.model_roi), m
+        m = self.aligner.matrix(frame) if self.aligner is not None else None
+        return cut_region(frame, self.model_roi, m), m
 
     def inspect(self, frame: np.ndarray, roi: Roi | None = None) -> InspectionResult:
         return self.inspect_batch([frame], roi)[0]
@@ -137,15 +135,9 @@ class Inspector:
             roi = self.model_roi
         matrices: list[np.ndarray | None] = [None] * len(frames)
         if self.aligner is not None:
-            roi = (
-                clip_roi(frames[0].shape, roi)
-                if roi is not None
-                else (0, 0, frames[0].shape[1], frames[0].shape[0])
-            )
+            roi = clip_roi(frames[0].shape, roi or self.aligner.roi)
             matrices = [self.aligner.matrix(f) for f in frames]
-            crops = [aligned_crop(f, m, roi) for f, m in zip(frames, matrices, strict=True)]
-        else:
-            crops = [crop(f, roi) for f in frames]
+        crops = [cut_region(f, roi, m) for f, m in zip(frames, matrices, strict=True)]
         results: list[InspectionResult | None] = [None] * len(frames)
         by_shape: dict[tuple, list[int]] = {}
         for i, c in enumerate(crops):

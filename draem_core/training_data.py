@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from draem_core.alignment import Aligner, aligned_crop
+from draem_core.alignment import Aligner, cut_region
 from draem_core.errors import ImageReadError
 from draem_core.imageio import read_image
 from draem_core.processing import frames_to_uint8, resize_to_model
-from draem_core.region import RegionError, Roi, crop, describe_roi, fits
+from draem_core.region import RegionError, Roi, describe_roi, fits
 
 
 @dataclass
@@ -76,14 +76,11 @@ def _load(
                 skipped.append((str(p), f"{image.shape[1]}x{image.shape[0]} image does not contain the "
                                 f"inspection region {describe_roi(roi)}"))  # fmt: skip
                 continue
-            if aligner is None:
-                image = crop(image, roi)
-            else:
-                try:
-                    image = aligned_crop(image, aligner.matrix(image), roi)
-                except RegionError as exc:
-                    skipped.append((str(p), str(exc)))
-                    continue
+            try:
+                image = cut_region(image, roi, aligner.matrix(image) if aligner is not None else None)
+            except RegionError as exc:  # an image that cannot be aligned
+                skipped.append((str(p), str(exc)))
+                continue
         x = resize_to_model(frames_to_uint8([image], "cpu")[0][None], size)
         out.append((x * 255).round().byte()[0])
         kept.append(p)
