@@ -246,7 +246,7 @@ def _prepare(plan: TrainPlan, device: torch.device) -> _Run:
             model = DraemModel(plan.model).to(device)
     aligner = None
     if plan.align:
-        aligner = _reference_part(train_paths + hold_paths, plan.roi, plan.data, plan.align_scale)
+        aligner = reference_part(train_paths + hold_paths, plan.roi, plan.data, plan.align_scale)
         plan = TrainPlan(**{**asdict_shallow(plan), "roi": aligner.roi})
     data, skipped = load_training_images(train_paths, hold_paths, size, plan.roi, aligner)
     if len(data.train) < 2:
@@ -272,8 +272,12 @@ def _prepare(plan: TrainPlan, device: torch.device) -> _Run:
                 skipped, plan, aligner)  # fmt: skip
 
 
-def _reference_part(paths: list[Path], roi: Roi | None, data: Path, scale: float) -> Aligner:
-    """The aligner of the first readable training image (whole frame when there is no region)."""
+def reference_part(paths: list[Path], roi: Roi | None, data: Path, scale: float) -> Aligner:
+    """The aligner of the first readable image of ``paths`` (whole frame when there is no region).
+
+    Raises:
+        DatasetError: no image of ``paths`` is readable and contains the region (``data`` names the dataset).
+    """
     for p in paths:
         try:
             image = read_image(p)

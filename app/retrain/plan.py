@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from draem_core.alignment import ALIGN_SCALE
 from draem_core.config import PRESETS, TrainConfig, preset
 from draem_core.train import TrainPlan
 
@@ -59,6 +60,7 @@ class RetrainPlan:
     threshold: float | None = None  # raw threshold chosen on the Evaluate page; None = calibrated one
     roi: tuple[int, int, int, int] | None = None  # inspection region (x, y, w, h) to crop to; the deployed model's
     align: bool = False  # register images to a reference part before cropping (as the deployed model does)
+    align_scale: float = ALIGN_SCALE  # size of that registration relative to the frame (the deployed model's)
 
     @property
     def good_images(self) -> list[Path]:
@@ -156,6 +158,7 @@ class RetrainPlan:
             images=tuple(self.good_images),
             roi=self.roi,
             align=self.align and self.roi is not None,
+            align_scale=self.align_scale,
         )
 
 

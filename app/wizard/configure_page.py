@@ -34,11 +34,13 @@ from app.retrain.plan import DEFAULT_SIZE, MAX_SIDE, MIN_SIDE, suggest_size
 from app.retrain.timing import Eta, TimingRun
 from app.wizard.images import to_pixmap
 from app.wizard.page import PageBase, WizardContext
+from draem_core.alignment import ALIGN_SCALE
 from draem_core.config import PRESETS
 from draem_core.imageio import read_image
 from draem_core.modelfile import read_file
 from draem_core.overlay import draw_contours
 from draem_core.region import Roi, as_roi, describe_roi, fits
+from draem_core.train import reference_part
 from draem_core.training_data import load_training_images
 from draem_core.version import MODEL_FORMAT
 
@@ -133,7 +135,7 @@ class ConfigurePage(PageBase):
         self.roi_check.setEnabled(False)
         self.roi_check.toggled.connect(self._changed_speed)
         self._offered_roi: Roi | None = None
-        self._offered_align = False  # the deployed model aligns parts before cropping its region
+        self._offered_align: float | None = None  # the deployed model aligns parts first, at this scale
         rows = (("Network", self.preset_combo), ("Region", self.roi_check), ("Input size", size_row),
                 ("Budget", budget_row),
                 ("Batch", self.batch_spin), ("Device", self.device_combo), ("Anomaly source", source_row),
@@ -176,11 +178,11 @@ class ConfigurePage(PageBase):
         else:
             self._settled()
 
-    def _first_look(self, image_hw: tuple[int, int], roi: Roi | None, align: bool, size_it: bool) -> None:
+    def _first_look(self, image_hw: tuple[int, int], roi: Roi | None, align: float | None, size_it: bool) -> None:
         """Offer the deployed model's inspection region (when the images contain it) and suggest a size."""
         if roi is not None and fits(image_hw, roi):
             self._offered_roi, self._offered_align = roi, align
-            aligned = ", parts aligned first" if align else ""
+            aligned = ", parts aligned first" if align is not None else ""
             self.roi_check.setText(f"the deployed model's inspection region, {describe_roi(roi)}{aligned}")
             self.roi_check.setEnabled(True)
             self.roi_check.setChecked(True)
@@ -220,7 +222,9 @@ class ConfigurePage(PageBase):
         p.holdout_share = self.holdout_spin.value() / 100.0
         p.name = self.name_edit.text().strip()
         p.roi = self._offered_roi if self.roi_check.isChecked() else None
-        p.align = self._offered_align and p.roi is not None
+        p.align = self._offered_align is not None and p.roi is not None
+        if p.align:
+            p.align_scale = self._offered_align
 
     def _changed(self) -> None:
         self._read_form()
@@ -302,30 +306,34 @@ class ConfigurePage(PageBase):
     def refresh_preview(self) -> None:
         """Paste synthetic anomalies into a few of the engineer's images (in the background)."""
         paths, size, source = self.plan.good_images[:PREVIEW_COUNT], self.plan.size, self.plan.anomaly_source
-        roi = self.plan.roi
-        self.ctx.jobs.start(lambda stop: make_preview(paths, size, source, roi), self._show_preview, self.fail)
+        roi, align = self.plan.roi, (self.plan.align_scale if self.plan.align else None)
+        self.ctx.jobs.start(lambda stop: make_preview(paths, size, source, roi, align), self._show_preview, self.fail)
 
     def _show_preview(self, images) -> None:
         for cell, image in zip(self.cells, images, strict=False):
             cell.setPixmap(to_pixmap(image, *PREVIEW_CELL))
 
 
-def deployed_region(model: Path | None) -> tuple[Roi | None, bool]:
-    """The inspection region of the deployed model and whether it aligns parts first ((None, False) when it has
-    none or cannot be read: the engineer then trains on whole images, and the Deploy page reports a broken
-    model)."""
+def deployed_region(model: Path | None) -> tuple[Roi | None, float | None]:
+    """The inspection region of the deployed model and the scale at which it aligns parts first (None when it
+    does not). (None, None) when it has no region or cannot be read: the engineer then trains on whole images,
+    and the Deploy page reports a broken model."""
     if model is None:
-        return None, False
+        return None, None
     try:
         meta = read_file(model, MODEL_FORMAT)[1]
-        return as_roi(meta.get("roi")), bool(meta.get("alignment"))
+        alignment = meta.get("alignment") or None
+        return as_roi(meta.get("roi")), (float(alignment.get("scale", ALIGN_SCALE)) if alignment else None)
     except Exception:  # noqa: BLE001
-        return None, False
+        return None, None
 
 
-def make_preview(paths: list[Path], size: tuple[int, int], source: Path | None, roi: Roi | None = None) -> list:
-    """Synthetic anomalies on ``paths`` (their ``roi`` window) at model ``size``, each outlined (RGB arrays)."""
-    loaded, _ = load_training_images(paths, [], size, roi)
+def make_preview(paths: list[Path], size: tuple[int, int], source: Path | None, roi: Roi | None = None,
+                 align: float | None = None) -> list:
+    """Synthetic anomalies on ``paths`` (their ``roi`` window; with ``align``, registered at that scale to the
+    first of them, as training registers to a reference part) at model ``size``, each outlined (RGB arrays)."""
+    aligner = reference_part(paths, roi, paths[0].parent, align) if align is not None and paths else None
+    loaded, _ = load_training_images(paths, [], size, roi, aligner)
     images, masks = synthetic_defects(loaded.train, source, seed=7)
     out = []
     for image, mask in zip(to_hwc(images), masks.numpy(), strict=True):

@@ -140,3 +140,26 @@ def test_align_scale_is_stored_and_checked(aligned_model, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main([*args, "--align-scale", "3"])
     assert "'3' is not a scale between 0.05 and 1" in capsys.readouterr().err
+
+
+def test_the_retrain_wizard_keeps_the_deployed_models_alignment(aligned_model, tmp_path):
+    from app.retrain.plan import RetrainPlan
+    from app.wizard.configure_page import deployed_region, make_preview
+
+    out, data = aligned_model
+
+    def train(name: str, *extra: str):
+        model = tmp_path / name
+        assert main(["train", str(data), "--roi", ",".join(map(str, ROI)), *extra, "--out", str(model), "--preset",
+                     "micro", "--size", "64", "--steps", "1", "--batch", "2", "--device", "cpu"]) == 0  # fmt: skip
+        return model
+
+    assert deployed_region(out) == (ROI, 0.25)
+    assert deployed_region(train("half.safetensors", "--align", "--align-scale", "0.5")) == (ROI, 0.5)
+    assert deployed_region(train("plain.safetensors")) == (ROI, None)
+
+    images = sorted((data / "train" / "good").iterdir())
+    plan = RetrainPlan(dataset=data, images=images * 2, roi=ROI, align=True, align_scale=0.5, preset="micro")
+    assert plan.to_train_plan(tmp_path / "new.safetensors").align_scale == 0.5  # a retrain registers as deployed
+    previews = make_preview(images[:3], (64, 64), None, ROI, 0.5)
+    assert previews and all(p.ndim == 3 and p.shape[2] == 3 for p in previews)
