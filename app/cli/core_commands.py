@@ -39,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--align-scale",
         type=_align_scale,
-        default=0.25,
+        default=None,
         help="with --align: size of the reference and the registration relative to the frame (default 0.25; "
         "0.5 is about twice as precise and takes ~10 ms per 640x480 frame)",
     )
@@ -132,6 +132,7 @@ def _align_scale(text: str) -> float:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from app.cli.progress import ProgressBar
+    from draem_core.alignment import ALIGN_SCALE
     from draem_core.config import SynthConfig, TrainConfig, preset
     from draem_core.region import parse_roi
     from draem_core.train import TrainPlan, train
@@ -149,7 +150,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     roi = parse_roi(args.roi) if args.roi else None
     plan = TrainPlan(args.data, args.out, preset(args.preset, parse_size(args.size) or 256), cfg,
                      args.anomaly_source, args.name, args.resume, half_weights=args.half_weights, roi=roi,
-                     align=args.align, align_scale=args.align_scale)  # fmt: skip
+                     align=args.align, align_scale=args.align_scale or ALIGN_SCALE)  # fmt: skip
     bar = ProgressBar()
     for event in train(plan):
         if event.kind == "info":
