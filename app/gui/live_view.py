@@ -168,7 +168,8 @@ class LiveView(pg.GraphicsLayoutWidget):
             return True
         self.heat_item.setImage(result.anomaly_map, autoLevels=False, levels=(0.0, 1.0))
         level = min(max(result.threshold, MIN_OUTLINE_LEVEL), MAX_OUTLINE_LEVEL)
-        x, y = outline_path(result.anomaly_map, level) if self.options.outline else (np.empty(0), np.empty(0))
+        draw = self.options.outline and result.is_ng  # an OK part's map may touch the level at a few pixels
+        x, y = outline_path(result.anomaly_map, level) if draw else (np.empty(0), np.empty(0))
         self.outline.setData(x, y)
         return True
 

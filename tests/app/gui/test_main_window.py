@@ -19,6 +19,29 @@ def inspecting(window) -> bool:
     return window.session.state == AppState.INSPECTING and window.session.stats().inspected >= 2
 
 
+def outlined(view) -> int:
+    xs = view.outline.getData()[0]
+    return 0 if xs is None else len(xs)
+
+
+def test_defect_outlines_only_on_ng_parts(qtbot) -> None:
+    """An OK part's map can touch the threshold at a few pixels (edges, the belt): no white outline there."""
+    from app.gui.live_view import LiveView
+    from app.pipeline.record import LiveResult
+    from app.sources.base import Frame
+    from draem_core.inspector import InspectionResult
+
+    view = LiveView()
+    qtbot.addWidget(view)
+    amap = np.zeros((60, 80), np.float32)
+    amap[20:30, 30:40] = 0.3  # above the threshold at a few pixels
+    frame = Frame(np.zeros((60, 80, 3), np.uint8), 1, 0.0)
+    for seq, is_ng in ((1, False), (2, True)):
+        result = InspectionResult(amap, 0.1, 0.4, 0.2, is_ng, None)
+        assert view.show_live(LiveResult(seq, frame, result, None, 1.0, 1.0))
+        assert (outlined(view) > 0) == is_ng
+
+
 def test_folder_frames_reach_the_verdict_the_trace_and_ng_images(
     qtbot, make_window, image_folder: Path
 ) -> None:
@@ -38,6 +61,7 @@ def test_folder_frames_reach_the_verdict_the_trace_and_ng_images(
     qtbot.waitUntil(lambda: station.verdict.text == "NG", timeout=WAIT)
     assert window.latest_result().is_ng
     assert "NG" in station.verdict.verdict.text()
+    assert outlined(station.view) > 0  # the NG part's defect region is outlined
     ng_folder = window.data_dir / "ng_images"
     qtbot.waitUntil(lambda: any(ng_folder.glob(f"*{FRAME_SUFFIX}")), timeout=WAIT)
     qtbot.waitUntil(lambda: station.trend.ng and station.trend.ng[-1], timeout=WAIT)
