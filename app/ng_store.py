@@ -94,8 +94,9 @@ class NgStore:
         """Bytes of NG images in the folder."""
         return self._bytes
 
-    def submit(self, frame: Frame, result: InspectionResult, record: InspectionRecord) -> bool:
-        """Queue an NG result for saving; False if it was skipped (rate, queue, disk full). Never blocks."""
+    def submit(self, frame: Frame, result: InspectionResult | None, record: InspectionRecord) -> bool:
+        """Queue a rejected part for saving (``result`` None: NOT_JUDGED without a map); False if it was skipped
+        (rate, queue, disk full). Never blocks."""
         now = time.monotonic()
         if now < self._paused_until or now - self._last_accept < 1.0 / self.config.max_per_second:
             self.skipped += 1
@@ -133,13 +134,14 @@ class NgStore:
             finally:
                 self._queue.task_done()
 
-    def _save(self, frame: Frame, result: InspectionResult, record: InspectionRecord) -> None:
+    def _save(self, frame: Frame, result: InspectionResult | None, record: InspectionRecord) -> None:
         if time.monotonic() < self._paused_until:
             self.skipped += 1
             return
         stem = self.folder / _stem(record)
         image = to_uint8_rgb(frame.image)
-        overlay = heatmap_overlay(image, result.anomaly_map, self.config.overlay_alpha, _map_level(result))
+        overlay = (heatmap_overlay(image, result.anomaly_map, self.config.overlay_alpha, _map_level(result))
+                   if result is not None else image)  # NOT_JUDGED without a map: the frame itself
         written = []
         try:
             for path, data in (

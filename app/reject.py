@@ -1,8 +1,9 @@
-"""Reject signal: a camera digital-output pulse on NG, and every result as a JSON line on a local TCP port.
+"""Reject signal: a camera digital-output pulse per rejected part, and every result as a JSON line on TCP.
 
-Both are off by default. The pulse uses the camera layer's helper (``source.pulse_output``: LineSelector /
-LineSource / UserOutputValue in the acquisition process); sources without digital outputs (folders, the
-demo line, cameras without the nodes) make the pulse unavailable once, with one message, never per part.
+Both are off by default, and independent of each other. A part is rejected when it is NG or NOT_JUDGED. The
+pulse uses the camera layer's helper (``source.pulse_output``: LineSelector / LineSource / UserOutputValue in
+the acquisition process); sources without digital outputs (folders, the demo line, cameras without the nodes)
+make the pulse unavailable once, with one message, never per part.
 The TCP publisher is for PLC/MES gateways: each connected client receives one JSON object per line, e.g.
 ``{"time": 1714550400.12, "frame_id": 17, "verdict": "NG", "score": 0.41, ...}``; slow or dead clients are
 dropped instead of slowing the line.
@@ -161,65 +162,57 @@ class ResultServer:
             log.error("result publisher: %s", exc)
 
 
-class RejectOutput:
-    """The pipeline's publisher: pulses on NG and publishes every record, from its own thread.
+class PulseOutput:
+    """A camera's reject pulse: raises its output line for every rejected part (NG or NOT_JUDGED), from its own
+    thread. Independent of the result stream: a stream that cannot listen never switches the pulse off.
 
     Args:
-        config: What is enabled.
+        config: Line, user output and pulse length (``pulse_enabled`` must be set).
         source: The frame source; its ``pulse_output(line, duration_s, user_output)`` is used if it has one.
         on_error: The app-level error sink.
     """
+
+    label = "reject pulse"
 
     def __init__(self, config: RejectConfig, *, source: object | None = None,
                  on_error: ErrorSink | None = None) -> None:  # fmt: skip
         self.config = config
         self._on_error = on_error
-        pulse = getattr(source, "pulse_output", None) if config.pulse_enabled else None
+        pulse = getattr(source, "pulse_output", None)
         self._pulse: Callable | None = pulse if callable(pulse) else None
-        self.pulse_unavailable = ""  # why pulses are not sent, once known ("" while they work or are off)
-        if config.pulse_enabled and self._pulse is None:
+        self.pulse_unavailable = ""  # why pulses are not sent, once known ("" while they work)
+        if self._pulse is None:
             self.pulse_unavailable = f"{getattr(source, 'name', 'this source')} has no digital output"
         self.pulses = 0  # pulses sent
-        self.server = (
-            ResultServer(config.host, config.port, config, on_error=on_error) if config.tcp_enabled else None
-        )
+        self.missed = 0  # rejects that could not be queued (the queue was full)
         self._queue: queue.Queue[InspectionRecord | None] = queue.Queue(config.queue_size)
-        self._thread = threading.Thread(target=self._run, name="reject-output", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="reject-pulse", daemon=True)
         self._thread.start()
 
     def submit(self, record: InspectionRecord) -> None:
-        """Hand a record over (never blocks)."""
-        if self._pulse is None and self.server is None:
+        """Hand a record over (never blocks); only rejected parts pulse."""
+        if self._pulse is None or not record.rejected:
             return
         try:
             self._queue.put_nowait(record)
         except queue.Full:
-            pass  # the server counts its own drops; a missed pulse is reported by the camera layer
+            self.missed += 1
 
     def close(self) -> None:
-        """End the thread and the server."""
+        """End the thread."""
         self._queue.put(None)
         self._thread.join(2.0)
-        if self.server is not None:
-            self.server.close()
 
     def _run(self) -> None:
-        while True:
-            record = self._queue.get()
-            if record is None:
-                return
+        while self._queue.get() is not None:
             try:
-                self._handle(record)
+                self._send_pulse()
             except Exception as exc:  # noqa: BLE001 - this thread never dies
                 self._report(exc)
 
-    def _handle(self, record: InspectionRecord) -> None:
-        if record.is_ng and self._pulse is not None:
-            self._send_pulse()
-        if self.server is not None:
-            self.server.publish(record.to_dict())
-
     def _send_pulse(self) -> None:
+        if self._pulse is None:
+            return
         try:
             self._pulse(self.config.line, self.config.pulse_s, self.config.user_output)
             self.pulses += 1
@@ -233,3 +226,24 @@ class RejectOutput:
             self._on_error("reject output", exc)
         else:
             log.error("reject output: %s", exc)
+
+
+class StreamOutput:
+    """Every record as a JSON line to the TCP clients of a :class:`ResultServer` (the server's thread sends).
+
+    Raises:
+        OSError: the address cannot be listened on (e.g. the port is taken by another program).
+    """
+
+    label = "result stream"
+
+    def __init__(self, config: RejectConfig, *, on_error: ErrorSink | None = None) -> None:
+        self.server = ResultServer(config.host, config.port, config, on_error=on_error)
+
+    def submit(self, record: InspectionRecord) -> None:
+        """Queue the record's JSON line (never blocks)."""
+        self.server.publish(record.to_dict())
+
+    def close(self) -> None:
+        """Stop listening and disconnect the clients."""
+        self.server.close()

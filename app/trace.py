@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import math
 import os
 import queue
 import sqlite3
@@ -25,28 +26,36 @@ from draem_core.errors import DraemError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 COLUMNS = (
     "time", "frame_id", "camera", "model_name", "model_version",
     "score", "normalized", "threshold", "verdict", "roi", "latency_ms",
+    "reason", "trigger", "part_id", "recipe", "software_version", "image_source",
 )  # fmt: skip
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS inspections (
+_TABLE = """
+CREATE TABLE IF NOT EXISTS {name} (
     id INTEGER PRIMARY KEY,
     time REAL NOT NULL,          -- Unix epoch seconds (UTC)
-    frame_id INTEGER NOT NULL,
+    frame_id INTEGER NOT NULL,   -- 0 when a trigger got no frame
     camera TEXT NOT NULL,
     model_name TEXT NOT NULL,
     model_version TEXT NOT NULL,
-    score REAL NOT NULL,         -- raw image score
-    normalized REAL NOT NULL,    -- calibrated score, threshold at 0.5
+    score REAL,                  -- raw image score; NULL when the part was not judged
+    normalized REAL,             -- calibrated score, threshold at 0.5; NULL when not judged
     threshold REAL NOT NULL,     -- raw threshold used for the verdict
-    verdict TEXT NOT NULL,       -- OK or NG
+    verdict TEXT NOT NULL,       -- OK, NG or NOT_JUDGED
     roi TEXT,                    -- JSON [x, y, w, h] or NULL for the whole frame
-    latency_ms REAL NOT NULL
+    latency_ms REAL NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',            -- why NOT_JUDGED
+    trigger INTEGER NOT NULL DEFAULT 0,         -- trigger number (0: free run)
+    part_id TEXT NOT NULL DEFAULT '',           -- part id given with the trigger
+    recipe TEXT NOT NULL DEFAULT '',            -- recipe in force
+    software_version TEXT NOT NULL DEFAULT '',  -- draem-inspect version that judged the part
+    image_source TEXT NOT NULL DEFAULT ''       -- the frame's file (folder/video sources)
 );
-CREATE INDEX IF NOT EXISTS inspections_time ON inspections (time);
 """
+_SCHEMA = _TABLE.format(name="inspections") + "CREATE INDEX IF NOT EXISTS inspections_time ON inspections (time);\n"
+_V1_COLUMNS = COLUMNS[:11]
 
 
 class TraceError(DraemError):
@@ -75,11 +84,29 @@ def connect(path: str | Path) -> sqlite3.Connection:
         conn = sqlite3.connect(path, timeout=10.0, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")  # safe with WAL; a power cut loses at most the last batch
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version == 1:
+            _migrate_v1(conn)
+        elif version > SCHEMA_VERSION:
+            conn.close()
+            raise TraceError(path, f"written by a newer draem-inspect (schema {version}, this one reads {SCHEMA_VERSION})")
         conn.executescript(_SCHEMA)
         conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
     except (sqlite3.Error, OSError) as exc:
         raise TraceError(path, f"cannot open the database ({exc})") from exc
     return conn
+
+
+def _migrate_v1(conn: sqlite3.Connection) -> None:
+    """Schema 1 -> 2: scores may be NULL (NOT_JUDGED), six new columns; rows are kept (one transaction)."""
+    old = ", ".join(_V1_COLUMNS)
+    with conn:
+        conn.execute("BEGIN")  # DDL would otherwise commit statement by statement
+        conn.execute("ALTER TABLE inspections RENAME TO inspections_v1")
+        conn.execute("DROP INDEX IF EXISTS inspections_time")
+        conn.execute(_TABLE.format(name="inspections"))
+        conn.execute(f"INSERT INTO inspections (id, {old}) SELECT id, {old} FROM inspections_v1")
+        conn.execute("DROP TABLE inspections_v1")
 
 
 class TraceWriter:
@@ -108,12 +135,16 @@ class TraceWriter:
         self._thread = threading.Thread(target=self._run, name="trace-writer", daemon=True)
         self._thread.start()
 
+    label = "trace"  # how the pipeline names this output in error messages
+
     def append(self, record: InspectionRecord) -> None:
         """Queue a record (never blocks; counts it as lost if the queue is full)."""
         try:
             self._queue.put_nowait(record)
         except queue.Full:
             self.lost += 1
+
+    submit = append  # the pipeline's output protocol
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until everything queued so far is committed (for tests and export); True if it was."""
@@ -190,8 +221,13 @@ _INSERT = f"INSERT INTO inspections ({', '.join(COLUMNS)}) VALUES ({', '.join('?
 
 def _row(r: InspectionRecord) -> tuple:
     roi = json.dumps(list(r.roi)) if r.roi is not None else None
-    return (r.time, r.frame_id, r.camera, r.model_name, r.model_version, r.score, r.normalized,
-            r.threshold, r.verdict, roi, r.latency_ms)  # fmt: skip
+    return (r.time, r.frame_id, r.camera, r.model_name, r.model_version, _finite(r.score), _finite(r.normalized),
+            r.threshold, r.verdict, roi, r.latency_ms, r.reason, r.trigger, r.part_id, r.recipe,
+            r.software_version, r.image_source)  # fmt: skip
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
 
 
 def read_rows(path: str | Path, start: float | None = None, end: float | None = None) -> Iterator[tuple]:

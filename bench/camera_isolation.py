@@ -5,7 +5,7 @@ A plain Python thread counts loop iterations for a few seconds:
 * idle: nothing else runs;
 * in-process: a harvesters fetch loop (fetch, copy, decode) runs in a thread of the same process, as a naive
   app would do it (a blocking fetch holds the GIL while it waits: harvesters#508);
-* isolated: :class:`app.camera.genicam_source.GenICamSource` acquires in its own process and hands frames over
+* isolated: :class:`app.sources.genicam.GenICamSource` acquires in its own process and hands frames over
   shared memory; optionally a consumer thread takes the newest frame at ``--consumer-hz`` like a display timer.
 
 The simulated camera runs at ``--fps`` (its maximum is 200). Each case is measured right after an idle

@@ -21,6 +21,7 @@ from draem_core.model import DraemModel
 from draem_core.modelfile import ModelMetadata, load_model
 from draem_core.processing import anomaly_map, frames_to_uint8, image_score, maps_to_size, resize_to_model
 from draem_core.region import Roi, clip_roi, require_inside
+from draem_core.verdict import NG, NON_FINITE, NOT_JUDGED, judge, threshold_in_force
 
 __all__ = ["InspectionResult", "Inspector", "Roi"]
 
@@ -33,13 +34,20 @@ class InspectionResult:
     score: float  # raw score: max of the 21x21 mean-filtered map at model resolution
     normalized: float  # calibrated: the threshold maps to 0.5
     threshold: float  # raw threshold used for the verdict
-    is_ng: bool
+    verdict: str  # OK, NG or NOT_JUDGED (a non-finite map or score), see draem_core.verdict
     roi: Roi | None  # the region inspected: the operator's, else the model's; None = whole frame
     matrix: np.ndarray | None = field(default=None, compare=False)  # aligned models: reference -> frame coords
+    reason: str = ""  # why the frame is NOT_JUDGED ("" otherwise)
 
     @property
-    def verdict(self) -> str:
-        return "NG" if self.is_ng else "OK"
+    def is_ng(self) -> bool:
+        """The model found a defect (NOT_JUDGED is a reject too, but not a defect: see ``rejected``)."""
+        return self.verdict == NG
+
+    @property
+    def rejected(self) -> bool:
+        """The part must not pass: NG or NOT_JUDGED."""
+        return self.verdict != "OK"
 
     def region_outline(self) -> tuple[list[float], list[float]] | None:
         """Closed outline ``(xs, ys)`` of the inspected region in the frame (moved with the part when the
@@ -62,7 +70,7 @@ class Inspector:
         self.meta = meta
         self.size = (meta.model.image_height, meta.model.image_width)
         self.calibration = Calibration.from_dict(meta.calibration) if meta.calibration else None
-        self.threshold = self.calibration.threshold if self.calibration else 0.5
+        self.threshold = threshold_in_force(self.calibration)
         self.model_roi: Roi | None = meta.roi  # the region of the frame the model was trained on
         self.aligner = Aligner.from_dict(meta.alignment) if meta.alignment else None  # registers frames first
         if self.device.type == "cuda":
@@ -82,6 +90,10 @@ class Inspector:
         if self.device.type == "cuda":
             return torch.autocast("cuda", dtype=torch.bfloat16)
         return contextlib.nullcontext()
+
+    def set_threshold(self, operator: float | None) -> None:
+        """Use the operator's raw threshold; None goes back to the model's own (calibrated, else 0.5)."""
+        self.threshold = threshold_in_force(self.calibration, operator)
 
     @torch.inference_mode()
     def predict_tensor(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -145,9 +157,11 @@ class Inspector:
         for shape, idx in by_shape.items():
             batch = torch.stack(frames_to_uint8([crops[i] for i in idx], self.device))
             maps, scores = self.predict_tensor(batch)
+            finite = torch.isfinite(maps).flatten(1).all(1).tolist()
             full = maps_to_size(maps, shape).float().cpu().numpy()
             for j, i in enumerate(idx):
-                results[i] = self._result(frames[i], full[j], float(scores[j]), roi, matrices[i])
+                score = float(scores[j]) if finite[j] else float("nan")
+                results[i] = self._result(frames[i], full[j], score, roi, matrices[i])
         return results  # type: ignore[return-value]
 
     def _result(
@@ -166,6 +180,6 @@ class Inspector:
             amap = np.zeros(frame.shape[:2], np.float32)
             x, y, w, h = clip_roi(frame.shape, roi)
             amap[y : y + h, x : x + w] = crop_map
-        return InspectionResult(
-            amap, score, self.normalise(score), self.threshold, score >= self.threshold, roi, matrix
-        )
+        verdict = judge(score, self.threshold)
+        reason = f"{NON_FINITE} (the model's anomaly map or score is NaN or infinite)" if verdict == NOT_JUDGED else ""
+        return InspectionResult(amap, score, self.normalise(score), self.threshold, verdict, roi, matrix, reason)

@@ -25,6 +25,7 @@ from app.camera.shm_ring import ShmRing
 
 # CameraControls methods the application may call remotely; setters are replayed after a reconnect.
 CONTROL_GETTERS = (
+    "has",
     "exposure_us",
     "gain",
     "frame_rate",

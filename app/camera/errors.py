@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from draem_core.errors import DraemError
+from app.sources.errors import SourceError
 
 
-class CameraError(DraemError):
-    """A camera or frame source could not be found, opened, configured or read.
+class CameraError(SourceError):
+    """A GenICam camera or producer could not be found, opened, configured or read.
 
     Attributes:
         device: The serial number, producer path or source spec concerned.
@@ -14,9 +14,7 @@ class CameraError(DraemError):
     """
 
     def __init__(self, device: object, reason: str) -> None:
-        self.device = str(device)
-        self.reason = reason
-        super().__init__(f"camera {self.device}: {reason}" if self.device else f"camera: {reason}")
+        super().__init__(device, reason, kind="camera")
 
 
 class PixelFormatError(CameraError):

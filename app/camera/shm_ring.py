@@ -160,6 +160,10 @@ class ShmRing:
                 return frame
         return None  # the writer lapped us every time: only at absurd frame rates; the next call succeeds
 
+    def read(self, seq: int) -> RingFrame | None:
+        """Copy frame ``seq`` if the ring still holds it; None once it was overwritten (or not yet written)."""
+        return self._copy(seq)
+
     def _copy(self, seq: int) -> RingFrame | None:
         head, data = self._slot_offset(seq)
         _, written, frame_id, ts, dev_ts, h, w, ch, code, nbytes, flags = _SLOT.unpack_from(

@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "app.cli.camera_commands",
     "app.cli.demo_commands",
     "app.cli.app_commands",
+    "app.cli.run_command",
     "app.cli.package_commands",
     "app.cli.registry_commands",
 )

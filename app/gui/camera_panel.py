@@ -40,6 +40,8 @@ class CameraPanel(QWidget):
     connectRequested = Signal(str)  # source spec
     disconnectRequested = Signal()
     treeLoaded = Signal(object)  # FeatureTree of the connected camera
+    triggerModeChosen = Signal(str, str)  # acquisition mode value, trigger line ("" unless hardware)
+    triggerRequested = Signal(str)  # part id
 
     def __init__(
         self, *, errors: ErrorSink, discover: Callable[[], object] | None = None, parent=None
@@ -185,7 +187,7 @@ class CameraPanel(QWidget):
         self.gain.editingFinished.connect(lambda: self._set("set_gain", self.gain))
         self.frame_rate.editingFinished.connect(lambda: self._set("set_frame_rate", self.frame_rate))
         self.trigger.activated.connect(self._trigger_chosen)
-        self.soft_trigger.clicked.connect(lambda: self._call("software_trigger"))
+        self.soft_trigger.clicked.connect(lambda: self.triggerRequested.emit(""))
         return box
 
     def set_source(self, source) -> None:
@@ -229,8 +231,10 @@ class CameraPanel(QWidget):
         self._call(op, value, done=lambda applied: _show(spin, applied))
 
     def _trigger_chosen(self, index: int) -> None:
+        """The camera's trigger goes through the station, so every triggered frame gets its verdict."""
         src = self.trigger.itemData(index)
-        self._call("set_trigger", bool(src), src or "Software")
+        mode = "free_run" if not src else "software" if src == "Software" else "hardware"
+        self.triggerModeChosen.emit(mode, src or "")
 
     def _call(self, op: str, *args, done: Callable | None = None) -> None:
         source = self.source

@@ -1,4 +1,5 @@
-"""Engineer controls for the inspection: threshold (sensitivity), ROI, overlay and reject outputs."""
+"""Engineer controls for the inspection: parts (trigger mode), threshold (sensitivity), ROI, overlay and reject
+outputs."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.gui.parts_panel import PartsBox
 from app.gui.settings import COLORMAPS, OverlayOptions
 from app.reject import RejectConfig
 
@@ -26,7 +28,7 @@ SLIDER_STEPS = 10_000  # threshold slider resolution over the raw score range 0.
 
 
 class InspectionControls(QWidget):
-    """Threshold, ROI, overlay and reject settings; emits a signal per change, never acts itself."""
+    """Parts, threshold, ROI, overlay and reject settings; emits a signal per change, never acts itself."""
 
     thresholdChanged = Signal(object)  # raw float, or None = back to the calibrated threshold
     roiToggled = Signal(bool)
@@ -41,6 +43,8 @@ class InspectionControls(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
         layout.setSpacing(10)
+        self.parts = PartsBox()
+        layout.addWidget(self.parts)
         layout.addWidget(self._threshold_box())
         layout.addWidget(self._roi_box())
         layout.addWidget(self._overlay_box())
@@ -160,7 +164,7 @@ class InspectionControls(QWidget):
     def _reject_box(self) -> QGroupBox:
         box = QGroupBox("Reject outputs")
         form = QFormLayout(box)
-        self.pulse = QCheckBox("Pulse camera output on NG")
+        self.pulse = QCheckBox("Pulse camera output on reject (NG, not judged)")
         self.line = QLineEdit()
         self.line.setPlaceholderText("Line1")
         self.pulse_ms = QSpinBox()

@@ -17,6 +17,7 @@ from app.gui.settings import OverlayOptions
 from app.gui.theme import ACCENT, MUTED
 from app.pipeline import LiveResult
 from draem_core.inspector import Roi
+from draem_core.verdict import NOT_JUDGED
 
 HEAT_CLEAR_BELOW = 0.3  # anomaly values below this are fully transparent (the part is seen as it is)
 HEAT_OPAQUE_ABOVE = 0.7  # and from this value on fully coloured (0.5 = the detector's own boundary)
@@ -158,7 +159,7 @@ class LiveView(pg.GraphicsLayoutWidget):
         self.frame_item.setImage(image, autoLevels=False, levels=display_levels(image))
         if image.shape[:2] != (self._shape or (0, 0))[:2]:
             self._frame_size_changed(image.shape)
-        result = live.result
+        result = live.result if live.result is None or live.result.verdict != NOT_JUDGED else None  # no usable map
         shown = None if result is None or self.roi_enabled else result
         moved = shown.region_outline() if shown is not None and shown.matrix is not None else None
         self._show_region(shown.roi if shown is not None else None, moved)

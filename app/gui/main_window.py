@@ -1,8 +1,9 @@
 """The operator's screen: live view with heatmap, a big OK/NG, counters, statistics, trend and controls.
 
-The window pulls: a ~30 Hz timer draws the session's newest result (frames are never pushed as
-signals) and a 4 Hz timer reads the statistics and follows the source's health. All state lives in
-:class:`~app.gui.session.InspectionSession`; actions are enabled from its state machine.
+The window pulls: a ~30 Hz timer draws the station's newest result (frames are never pushed as
+signals) and a 4 Hz timer reads the statistics and follows the sources' health. All state lives in the
+Qt-free :class:`~app.station.Station` (``self.station``; its Qt adapter ``self.session`` turns its callbacks
+into signals); actions are enabled from its state machine.
 """
 
 from __future__ import annotations
@@ -20,17 +21,18 @@ from app.gui.feature_tree import FeatureTreePanel
 from app.gui.inspection_controls import InspectionControls
 from app.gui.layout import StationLayout
 from app.gui.modes import ModeSwitch
-from app.gui.presenter import banner_for, show_idle_verdict
-from app.gui.session import InspectionSession, SourceFactory
+from app.gui.presenter import show_banner, show_idle_verdict
 from app.gui.settings import GuiSettings
 from app.gui.startup import LaunchOptions, choose_model, choose_source
+from app.gui.station_qt import SourceFactory, StationQt
 from app.gui.status import StatusView
 from app.gui.tasks import run_task
 from app.gui.window_actions import WindowActions
 from app.paths import APP_NAME, ORG_NAME, data_home, resources_dir
-from app.sources.base import Frame
+from app.pipeline import LiveResult
 from app.state import AppState, AppStatus
-from draem_core.inspector import InspectionResult
+from app.station import AcquisitionMode
+from draem_core.errors import DraemError
 
 REFRESH_MS = 33  # live view redraw (~30 Hz), pulling the newest result
 STATS_MS = 250  # statistics, source health and banners
@@ -79,14 +81,15 @@ class MainWindow(QMainWindow):
         self.settings = GuiSettings(settings if settings is not None else QSettings())
         self.data_dir = Path(data_dir) if data_dir is not None else data_home()
         self.errors = ErrorSink(self)
-        self.session = InspectionSession(errors=self.errors, source_factory=source_factory, data_dir=self.data_dir,
-                                         reject=self.settings.reject(), device=device, parent=self)  # fmt: skip
+        self.session = StationQt(errors=self.errors, source_factory=source_factory, data_dir=self.data_dir,
+                                 reject=self.settings.reject(), device=device, parent=self)  # fmt: skip
+        self.station = self.session.station
         self.setWindowTitle("draem-inspect · live inspection")
         icon = resources_dir() / "icons" / "draem-inspect.svg"
         if icon.is_file():
             self.setWindowIcon(QIcon(str(icon)))
-        self.station = StationLayout(self)
-        self.setCentralWidget(self.station)
+        self.board = StationLayout(self)
+        self.setCentralWidget(self.board)
         self.status = StatusView(self.statusBar())
         self._build_docks(discover)
         self.modes = ModeSwitch(self, self.settings.store)
@@ -99,7 +102,7 @@ class MainWindow(QMainWindow):
         self.stats_timer = QTimer(self, interval=STATS_MS, timeout=self.update_stats)
         self.refresh_timer.start()
         self.stats_timer.start()
-        self._on_state(self.session.status())
+        self._on_state(self.station.status())
         if self.options.autostart:
             QTimer.singleShot(0, self.start_up)
 
@@ -131,19 +134,23 @@ class MainWindow(QMainWindow):
         s.stateChanged.connect(self._on_state)
         s.modelChanged.connect(self._on_model)
         s.modelFailed.connect(lambda path, why: self.status.flash(f"model not loaded: {why}", error=True))
-        s.sourceChanged.connect(self._on_source)
+        s.sourcesChanged.connect(self._on_sources)
         self.errors.reported.connect(self._on_notice)
         self.camera_panel.connectRequested.connect(self.connect_source)
-        self.camera_panel.disconnectRequested.connect(s.disconnect_source)
+        self.camera_panel.disconnectRequested.connect(self.station.disconnect_source)
         self.camera_panel.treeLoaded.connect(self.features.set_tree)
+        self.camera_panel.triggerModeChosen.connect(self.set_mode)
+        self.camera_panel.triggerRequested.connect(self.trigger)
+        self.controls.parts.modeChosen.connect(self.set_mode)
+        self.controls.parts.triggerRequested.connect(self.trigger)
         self.controls.thresholdChanged.connect(self.set_threshold)
-        self.station.trend.thresholdDragged.connect(self.set_threshold)
+        self.board.trend.thresholdDragged.connect(self.set_threshold)
         self.controls.overlayChanged.connect(self.set_overlay)
         self.controls.roiToggled.connect(self.set_roi_enabled)
         self.controls.roiResetRequested.connect(self.reset_roi)
         self.controls.rejectChanged.connect(self.set_reject)
-        self.station.view.roiChanged.connect(self._roi_moved)
-        self.station.counters.resetRequested.connect(self.reset_counters)
+        self.board.view.roiChanged.connect(self._roi_moved)
+        self.board.counters.resetRequested.connect(self.reset_counters)
 
     def _restore(self) -> None:
         st = self.settings
@@ -151,13 +158,16 @@ class MainWindow(QMainWindow):
         st.restore_window(self)
         overlay = st.overlay()
         self.controls.set_overlay(overlay)
-        self.station.view.set_overlay(overlay)
+        self.board.view.set_overlay(overlay)
         self.controls.set_reject(st.reject())
+        self.station.set_mode(st.acquisition_mode())
+        self.controls.parts.show_mode(self.station.mode)
+        self.commands.trigger.setEnabled(self.station.mode != AcquisitionMode.FREE_RUN)
         self.camera_panel.select_spec(choose_source(self.options, st.source_spec()))
         if st.roi_enabled():
             self.controls.set_roi_enabled(True)
-            self.station.view.set_roi_enabled(True, st.roi())
-            self.session.set_roi(st.roi())
+            self.board.view.set_roi_enabled(True, st.roi())
+            self.station.set_roi(st.roi())
         operator = self.options.operator if self.options.operator is not None else st.operator_mode()
         self.modes.set_operator(operator)
         if self.options.fullscreen:
@@ -187,35 +197,29 @@ class MainWindow(QMainWindow):
         """Open a source (``demo``, ``sim``, a serial, ``folder:...``, ``video:...``)."""
         self.camera_panel.select_spec(spec)
         self.settings.set_source_spec(spec)
-        self.session.connect_source(spec)
+        self.station.connect_source(spec)
 
     def load_model(self, path: str | Path) -> None:
         """Load a model in the background and swap it in; the previous model stays if it fails."""
         self.status.flash(f"loading model {Path(path).name} …")
-        self.session.load_model(Path(path))
+        self.station.load_model(Path(path))
 
     def choose_model_file(self) -> None:
-        start = str(self.session.model_path.parent if self.session.model_path else self.data_dir)
+        start = str(self.station.model_path.parent if self.station.model_path else self.data_dir)
         path, _ = QFileDialog.getOpenFileName(
             self, "Load model", start, "draem-inspect models (*.safetensors)"
         )
         if path:
             self.load_model(path)
 
-    def latest_frame(self) -> Frame | None:
-        """The newest frame (for the retrain wizard); never blocks."""
-        live = self.session.latest()
-        return live.frame if live is not None else None
-
-    def latest_result(self) -> InspectionResult | None:
-        """The newest verdict, None while not inspecting; never blocks."""
-        live = self.session.latest()
-        return live.result if live is not None else None
+    def latest(self) -> LiveResult | None:
+        """The newest frame with its verdict, as one publication (for the retrain wizard); never blocks."""
+        return self.station.latest()
 
     def camera_settings(self) -> dict:
         """The camera's feature values as last read (for the wizard's capture records); never blocks."""
         tree = self.features.tree_data
-        source = self.session.source
+        source = self.station.source
         values = {n: f.value for n, f in tree.features.items() if f.streamable and f.readable} if tree else {}
         return {"source": source.name if source is not None else "", "features": values}
 
@@ -223,70 +227,85 @@ class MainWindow(QMainWindow):
         self.settings.set_model_path(path)
         saved = self.settings.threshold_for(path)
         if saved is not None:
-            self.session.set_threshold(saved)
-        inspector = self.session.inspector
+            self.station.set_threshold(saved)
+        inspector = self.station.inspector
         cal = inspector.calibration.threshold if inspector and inspector.calibration else None
-        current = saved if saved is not None else (inspector.threshold if inspector else None)
+        current = self.station.threshold
         self.controls.set_model_threshold(cal, current)
-        self.station.trend.set_threshold(current)
-        self.station.model.show_model(inspector.meta if inspector else None, path)
-        self.station.trend.clear_history()
+        self.board.trend.set_threshold(current)
+        self.board.model.show_model(inspector.meta if inspector else None, path)
+        self.board.trend.clear_history()
         self.status.flash(f"model {inspector.meta.name if inspector else path.name} in use")
         self._update_banner()
 
-    def _on_source(self, source) -> None:
+    def _on_sources(self, cameras: list) -> None:
+        source = cameras[0].source if cameras else None
         self.camera_panel.set_source(source)
         self.features.set_source(source)
         if source is None:
-            self.station.view.clear()
+            self.board.view.clear()
             self._last_seq = -1
 
     # --- operator changes --------------------------------------------------------------------------
 
     def set_threshold(self, raw: float | None) -> None:
         """Apply and remember a threshold for the current model (None: back to calibrated)."""
-        inspector = self.session.inspector
-        if inspector is None:
+        if self.station.inspector is None:
             return
-        self.session.set_threshold(raw)
-        if self.session.model_path is not None:
-            self.settings.set_threshold_for(self.session.model_path, raw)
-        value = (
-            raw if raw is not None else (inspector.calibration.threshold if inspector.calibration else 0.5)
-        )
+        self.station.set_threshold(raw)
+        if self.station.model_path is not None:
+            self.settings.set_threshold_for(self.station.model_path, raw)
+        value = self.station.threshold
         self.controls.show_threshold(value)
-        self.station.trend.set_threshold(value)
+        self.board.trend.set_threshold(value)
+
+    def set_mode(self, mode: str, line: str = "") -> None:
+        """Free run or triggered (software / hardware) for every camera; remembered for the next start."""
+        self.station.set_mode(mode, line)
+        self.controls.parts.show_mode(mode)
+        self.commands.trigger.setEnabled(self.station.mode != AcquisitionMode.FREE_RUN)
+        self.settings.set_acquisition_mode(mode)
+        self.status.flash(f"acquisition: {mode.replace('_', ' ')}")
+
+    def trigger(self, part_id: str = "") -> None:
+        """Judge the part in front of the cameras now (triggered modes); never waits on the camera."""
+        try:
+            trigger = self.station.trigger(part_id)
+        except DraemError as exc:
+            self.errors("trigger", exc)
+            return
+        self.controls.parts.show_trigger(trigger.number, trigger.part_id)
 
     def set_overlay(self, options) -> None:
-        self.station.view.set_overlay(options)
+        self.board.view.set_overlay(options)
         self.settings.set_overlay(options)
 
     def set_roi_enabled(self, on: bool) -> None:
-        view = self.station.view
+        view = self.board.view
         view.set_roi_enabled(on, self.settings.roi())
         roi = view.current_roi() if on else None
-        self.session.set_roi(roi)
+        self.station.set_roi(roi)
         self.settings.set_roi_enabled(on)
         if roi is not None:
             self.settings.set_roi(roi)
 
     def reset_roi(self) -> None:
-        if self.station.view.roi_enabled:
-            self.station.view.set_roi_enabled(True, None)
-            self._roi_moved(self.station.view.current_roi())
+        if self.board.view.roi_enabled:
+            self.board.view.set_roi_enabled(True, None)
+            self._roi_moved(self.board.view.current_roi())
 
     def _roi_moved(self, roi) -> None:
-        self.session.set_roi(roi)
+        self.station.set_roi(roi)
         self.settings.set_roi(roi)
 
     def set_reject(self, config) -> None:
         self.settings.set_reject(config)
-        self.session.set_reject_config(config)
+        self.station.set_reject_config(config)
         self.status.flash("reject outputs applied")
 
     def reset_counters(self) -> None:
-        self.session.reset_counters()
-        self.station.trend.clear_history()
+        self.station.reset_counters()
+        self.board.trend.clear_history()
         self.update_stats()
 
     def toggle_mode(self) -> None:
@@ -303,8 +322,8 @@ class MainWindow(QMainWindow):
         for dock in self.docks:
             dock.setVisible(not operator)
         self.commands.set_operator(operator)
-        self.station.view.set_roi_editable(not operator)
-        self.station.trend.set_editable(not operator)
+        self.board.view.set_roi_editable(not operator)
+        self.board.trend.set_editable(not operator)
         self.settings.set_operator_mode(operator)
         self.status.set_mode(operator)
 
@@ -312,34 +331,35 @@ class MainWindow(QMainWindow):
 
     def refresh(self) -> None:
         """Draw the newest result if there is one (the ~30 Hz timer)."""
-        live = self.session.latest()
+        live = self.station.latest()
         self._ticks += 1
         if live is not None and live.seq != self._last_seq:
             self._last_seq = live.seq
-            self.station.view.show_live(live)
-            if live.result is not None and self.session.state == AppState.INSPECTING:
-                self.station.verdict.show_result(live.result, live.frame.frame_id)
-                self.station.trend.add(live.result.score, live.result.is_ng)
+            self.board.view.show_live(live)
+            if live.record is not None and self.station.state == AppState.INSPECTING:
+                self.board.verdict.show_record(live.record)
+                if live.record.score is not None:
+                    self.board.trend.add(live.record.score, live.record.rejected)
         if self._ticks % TREND_EVERY == 0:
-            self.station.trend.redraw()
+            self.board.trend.redraw()
 
     def update_stats(self) -> None:
         """Statistics, source health and banners (the 4 Hz timer)."""
-        stats = self.session.poll()
-        self.station.counters.show_stats(stats)
-        self.station.stats.show_stats(stats)
+        stats = self.station.poll()
+        self.board.counters.show_stats(stats)
+        self.board.stats.show_stats(stats)
         self._update_banner()
 
     def _on_state(self, status: AppStatus) -> None:
-        machine = self.session.machine
+        machine = self.station.machine
         self.commands.enable_from(machine.enabled)
         self.camera_panel.set_actions(machine.enabled("connect"), machine.enabled("disconnect"))
         self.status.set_state(status)
-        show_idle_verdict(self.station, self.session)
+        show_idle_verdict(self.board, self.station)
         self._update_banner()
 
     def _update_banner(self) -> None:
-        self.station.show_banner(*banner_for(self.session))
+        show_banner(self.board, self.station)
 
     def _on_notice(self, notice: Notice) -> None:
         self.status.flash(f"{notice.where}: {notice.message}", error=True)
@@ -377,7 +397,7 @@ class MainWindow(QMainWindow):
         self.settings.save_window(self)
         self.settings.sync()
         self.hide()
-        self.session.shutdown()
+        self.station.shutdown()
         super().closeEvent(event)
 
 

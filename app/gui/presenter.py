@@ -1,41 +1,22 @@
-"""How the app state shows: the verdict tile when there is no verdict, and the banner over the view."""
+"""How the station's state shows: the verdict tile when there is no verdict, and the banner over the view.
+
+The texts come from :mod:`app.station.health` (shared with the headless runner); this module only paints.
+"""
 
 from __future__ import annotations
 
 from app.gui.layout import StationLayout
-from app.gui.session import InspectionSession
-from app.ng_store import NgStoreState
-from app.state import AppState
+from app.station import Station
+from app.station.health import idle_verdict
 
 
-def show_idle_verdict(station: StationLayout, session: InspectionSession) -> None:
+def show_idle_verdict(board: StationLayout, station: Station) -> None:
     """Outside INSPECTING the verdict tile says why there is no verdict."""
-    state, verdict, has_model = session.state, station.verdict, session.inspector is not None
-    if state == AppState.INSPECTING:
-        return
-    if state == AppState.LIVE:
-        verdict.show_message("PAUSED" if has_model else "NO MODEL",
-                             "inspection stopped" if has_model else "frames shown without verdicts")  # fmt: skip
-    elif state in (AppState.RECONNECTING, AppState.ERROR):
-        verdict.show_message(
-            "NO SIGNAL", "reconnecting …" if state == AppState.RECONNECTING else "source failed"
-        )
-    else:
-        verdict.show_message("—", "connecting …" if state == AppState.CONNECTING else "not connected")
+    message = idle_verdict(station.state, station.inspector is not None)
+    if message is not None:
+        board.verdict.show_message(*message)
 
 
-def banner_for(session: InspectionSession) -> tuple[str, str]:
-    """``(text, level)`` of the banner; the most urgent condition wins, ``("", "")`` when all is well."""
-    status, store = session.status(), session.ng_store
-    if status.state == AppState.RECONNECTING:
-        return f"⚠  Camera connection lost — reconnecting …   {status.message}", "warn"
-    if status.state == AppState.ERROR:
-        return f"✖  {status.message}. Choose a source and press Connect.", "error"
-    if store is not None and store.state == NgStoreState.DISK_FULL:
-        return f"⚠  {store.warning}", "warn"
-    if session.inspector is None and status.state in (AppState.LIVE, AppState.INSPECTING):
-        return (
-            "No model loaded: frames are shown without verdicts. Load one with Model ▸ Load model….",
-            "info",
-        )
-    return "", ""
+def show_banner(board: StationLayout, station: Station) -> None:
+    """The most urgent condition over the live view (nothing when all is well)."""
+    board.show_banner(*station.banner())

@@ -8,9 +8,9 @@ from pathlib import Path
 def open_wizard(window) -> object | None:
     """Create and show ``app.wizard.RetrainWizard``; a clear message when it cannot be opened.
 
-    The wizard gets non-blocking callbacks only: the newest frame and verdict, the camera settings the
-    window already read, and ``deploy`` which swaps a model in between frames (keeping the previous one
-    when the new file is bad).
+    The wizard gets non-blocking callbacks only: the newest frame with its verdict (one publication), the
+    camera settings the window already read, and ``deploy`` which swaps a model in between frames (keeping
+    the previous one when the new file is bad).
     """
     existing = getattr(window, "retrain_wizard", None)
     if existing is not None and existing.isVisible():
@@ -31,8 +31,7 @@ def open_wizard(window) -> object | None:
     try:
         wizard = RetrainWizard(
             RetrainPlan(),
-            latest_frame=window.latest_frame,
-            latest_result=window.latest_result,
+            latest=window.latest,
             deploy=deploy,
             registry=ModelRegistry(window.data_dir / "models"),
             parent=window,

@@ -128,6 +128,16 @@ class GuiSettings:
         for name in ("pulse_enabled", "line", "pulse_s", "tcp_enabled", "host", "port"):
             self.store.setValue(f"reject/{name}", getattr(config, name))
 
+    def acquisition_mode(self) -> str:
+        """Free run or a triggered mode (an :class:`app.station.AcquisitionMode` value)."""
+        from app.station.modes import AcquisitionMode
+
+        value = self._get("acquisition/mode", AcquisitionMode.FREE_RUN.value, str)
+        return value if value in {m.value for m in AcquisitionMode} else AcquisitionMode.FREE_RUN.value
+
+    def set_acquisition_mode(self, mode: str) -> None:
+        self.store.setValue("acquisition/mode", str(mode))
+
     def operator_mode(self) -> bool:
         """The window was last in operator mode."""
         return self._get("mode/operator", False, bool)

@@ -48,7 +48,7 @@ class Tile(QWidget):
 
 
 class CountersPanel(QFrame):
-    """Inspected / NG / yield, with a reset button."""
+    """Inspected / NG / not judged / yield, with a reset button."""
 
     resetRequested = Signal()
 
@@ -69,17 +69,20 @@ class CountersPanel(QFrame):
         outer.addLayout(head)
         row = QHBoxLayout()
         self.inspected, self.ng, self.yield_ = Tile("inspected"), Tile("NG"), Tile("yield")
-        for tile in (self.inspected, self.ng, self.yield_):
+        self.not_judged = Tile("not judged")
+        self.not_judged.setToolTip("Parts the model could not judge (rejected, never OK): see the trace for why")
+        for tile in (self.inspected, self.ng, self.not_judged, self.yield_):
             row.addWidget(tile)
         outer.addLayout(row)
 
     def show_stats(self, stats: PipelineStats | None) -> None:
         if stats is None:
-            for tile in (self.inspected, self.ng, self.yield_):
+            for tile in (self.inspected, self.ng, self.not_judged, self.yield_):
                 tile.set("–")
             return
         self.inspected.set(f"{stats.inspected:,}")
         self.ng.set(f"{stats.ng:,}", NG_COLOR if stats.ng else None)
+        self.not_judged.set(f"{stats.not_judged:,}", NG_COLOR if stats.not_judged else None)
         self.yield_.set(f"{stats.yield_pct:.1f} %", OK_COLOR if stats.yield_pct >= 99.0 else None)
 
 

@@ -1,4 +1,4 @@
-"""The big OK/NG verdict with the score, readable from across the line."""
+"""The big OK / NG / NOT JUDGED verdict with the score (or the reason), readable from across the line."""
 
 from __future__ import annotations
 
@@ -7,11 +7,14 @@ from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout
 
 from app.gui.theme import IDLE_COLOR, NG_COLOR, OK_COLOR, WARN_COLOR
-from draem_core.inspector import InspectionResult
+from app.pipeline.record import InspectionRecord
+from draem_core.verdict import NOT_JUDGED
 
+NOT_JUDGED_TEXT = "NOT JUDGED"  # a reject: the model could not judge the part
 STYLES = {  # verdict text -> background colour
     "OK": OK_COLOR,
     "NG": NG_COLOR,
+    NOT_JUDGED_TEXT: NG_COLOR,
     "—": IDLE_COLOR,
     "NO MODEL": IDLE_COLOR,
     "PAUSED": IDLE_COLOR,
@@ -43,15 +46,20 @@ class VerdictPanel(QFrame):
         self._fit_fonts()
         self._paint("—")
 
-    def show_result(self, result: InspectionResult | None, frame_id: int | None = None) -> None:
-        """Show a verdict; None shows a dash."""
-        if result is None:
+    def show_record(self, record: InspectionRecord | None) -> None:
+        """Show a part's verdict: the normalised score under OK/NG, the reason under NOT JUDGED; None: a dash."""
+        if record is None:
             self.show_message("—")
             return
-        self._paint(result.verdict)
-        self.score.setText(f"score {result.normalized:.2f}")
-        frame = f"#{frame_id}  ·  " if frame_id is not None else ""
-        self.detail.setText(f"{frame}raw {result.score:.4f}  ·  thr {result.threshold:.4f}")
+        frame = f"#{record.frame_id}  ·  "
+        if record.verdict == NOT_JUDGED or record.score is None:
+            self._paint(NOT_JUDGED_TEXT)
+            self.score.setText("rejected")
+            self.detail.setText(f"{frame}{record.reason.split(':')[0]}")
+        else:
+            self._paint(record.verdict)
+            self.score.setText(f"score {record.normalized:.2f}")
+            self.detail.setText(f"{frame}raw {record.score:.4f}  ·  thr {record.threshold:.4f}")
         self._fit_fonts()
 
     def show_message(self, text: str, detail: str = "") -> None:

@@ -17,7 +17,7 @@ class WindowActions:
 
     def __init__(self, window: QMainWindow) -> None:
         self.window = w = window
-        s = w.session
+        s = w.station
         a = self._action
         self.by_name: dict[str, QAction] = {
             "connect": a("Connect", w.connect_selected, "F5", "Open the source chosen in the Source panel"),
@@ -32,6 +32,8 @@ class WindowActions:
             "retrain": a("Retrain…", w.open_retrain_wizard, "Ctrl+T", "Collect images and train a new model"),
             "reset_counters": a("Reset counters", w.reset_counters, "Ctrl+R", "Zero inspected / NG counters"),
         }
+        self.trigger = a("Trigger", lambda: w.trigger(""), "F8", "Judge the part in front of the camera now "
+                         "(software-trigger mode)")  # fmt: skip
         self.export = a("Export trace…", w.export_trace, None, "Write the inspections of a time range as CSV")
         self.fullscreen = a("Full screen", w.toggle_fullscreen, "F11")
         self.mode = a("Operator mode", w.toggle_mode, "Ctrl+M", "Switch between operator and engineer mode")
@@ -54,7 +56,7 @@ class WindowActions:
         menus = (
             ("&File", (self.export, None, self.quit)),
             ("&Source", (n["connect"], n["disconnect"])),
-            ("&Inspection", (n["start_inspection"], n["stop_inspection"], None, n["reset_counters"])),
+            ("&Inspection", (n["start_inspection"], n["stop_inspection"], self.trigger, None, n["reset_counters"])),
             ("&Model", (n["load_model"], n["retrain"])),
             ("&View", (self.mode, self.fullscreen, None, self.password)),
             ("&Help", (self.about,)),
@@ -72,6 +74,7 @@ class WindowActions:
         for name in ("connect", "disconnect", None, "start_inspection", "stop_inspection", None, "load_model",
                      "retrain", None, "reset_counters"):  # fmt: skip
             bar.addAction(self.by_name[name]) if name else bar.addSeparator()
+        bar.addAction(self.trigger)
         spacer = QWidget()
         spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         bar.addWidget(spacer)

@@ -1,12 +1,16 @@
-"""The inspection pipeline: one worker thread that judges the newest frame of a source, Qt-free.
+"""The inspection pipeline of one camera: a worker thread that judges its frames, Qt-free.
 
-The worker takes the newest frame (``source.wait_latest``), runs the model, hands the record to the trace,
-the NG store and the publisher (all non-blocking) and puts frame + result + timings into a latest-result
-slot. Nobody is told per frame: the view and the self-test pull :meth:`InspectionPipeline.latest` when they
-want. Frames that arrive while the model is busy are skipped and counted.
+Free run: the worker takes the newest frame (frames that arrive while the model is busy are skipped and
+counted). Triggered: the source's slot queues each trigger's frame and the worker judges them in order; a
+trigger whose frame was lost or did not fit in the queue is reported by the slot and recorded at once.
 
-Everything the operator changes (model, threshold, ROI, inspecting on/off) is handed to the worker and
-applied between two frames, so a frame is never judged half with the old model and half with the new.
+Every frame the worker takes to judge, and every trigger, ends in exactly one
+:class:`~app.pipeline.record.InspectionRecord` (OK, NG or NOT_JUDGED with the reason), handed to the outputs
+(trace, reject pulse, stream …) and, for rejected parts, the NG image store — all non-blocking. The newest
+frame + result + record goes into a latest-result slot the view pulls (:meth:`InspectionPipeline.latest`).
+
+Everything the operator changes (model, threshold, ROI, inspecting on/off, outputs) is handed to the worker
+and applied between two frames, so a frame is never judged half with the old model and half with the new.
 """
 
 from __future__ import annotations
@@ -14,64 +18,57 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
-from app.pipeline.record import InspectionRecord, LiveResult, model_identity
+from app.pipeline.judge import Judgement, judge_frame, make_record, not_judged
+from app.pipeline.record import InspectionRecord, LiveResult
 from app.pipeline.stats import PipelineStats, StatsAccumulator
-from app.sources.base import Frame, FrameSource, SourceStats
+from app.sources.base import Frame, FrameSource, SourceStats, Trigger
 from draem_core.inspector import InspectionResult, Inspector, Roi
 from draem_core.modelfile import ModelMetadata
+from draem_core.verdict import NO_MODEL, threshold_in_force
 
 log = logging.getLogger(__name__)
 
 ErrorSink = Callable[[str, BaseException], None]  # (where, exception): the app-level error sink
+STOPPED = "inspection stopped"  # why a trigger is NOT_JUDGED while the operator stopped inspecting
 
 
 class RecordSink(Protocol):
-    """The trace: takes every record, never blocks."""
+    """An output (trace, reject pulse, result stream …): takes every record, never blocks."""
 
-    def append(self, record: InspectionRecord) -> None: ...
+    def submit(self, record: InspectionRecord) -> None: ...
 
 
 class NgSink(Protocol):
-    """The NG image store: takes NG frames, never blocks (it may drop by rate or quota)."""
+    """The NG image store: takes frames of rejected parts, never blocks (it may drop by rate or quota)."""
 
-    def submit(self, frame: Frame, result: InspectionResult, record: InspectionRecord) -> bool: ...
-
-
-class ResultPublisher(Protocol):
-    """Reject signal / result publisher: takes every record, never blocks."""
-
-    def submit(self, record: InspectionRecord) -> None: ...
+    def submit(self, frame: Frame, result: InspectionResult | None, record: InspectionRecord) -> bool: ...
 
 
 @dataclass(frozen=True)
 class PipelineConfig:
     """Timings of the worker."""
 
-    wait_timeout_s: float = 0.1  # longest wait for a frame; stop requests and swaps are seen this often
+    wait_timeout_s: float = 0.1  # longest wait for a frame; stop requests and changes are seen this often
     source_poll_s: float = 0.25  # how often the source's state and fps are read
     stop_timeout_s: float = 5.0  # longest wait for the worker to end in stop()
-    device: str = "auto"  # device of models loaded by swap_model when none is loaded yet
     error_repeat_s: float = 10.0  # the same error message is reported at most this often
 
 
 class InspectionPipeline:
-    """Judges the newest frame of ``source`` with ``inspector`` on a worker thread.
+    """Judges the frames of ``source`` with ``inspector`` on a worker thread.
 
     Args:
         source: An opened, started frame source (the pipeline neither opens nor closes it).
-        inspector: The model, or None to only show frames until a model is swapped in.
-        trace: Receives every record (e.g. :class:`app.trace.TraceWriter`).
-        ng_store: Receives NG frames (e.g. :class:`app.ng_store.NgStore`).
-        publisher: Receives every record (e.g. :class:`app.reject.RejectOutput`).
-        roi: Inspection region ``(x, y, w, h)`` in frame pixels; None = whole frame.
+        inspector: The model, or None to only show frames until one is set.
+        outputs: Receive every record (e.g. :class:`app.trace.TraceWriter`, :class:`app.reject.RejectOutput`).
+        ng_store: Receives frames of rejected parts (e.g. :class:`app.ng_store.NgStore`).
+        roi: Inspection region ``(x, y, w, h)`` in frame pixels; None = the model's, else the whole frame.
         config: Worker timings.
-        on_error: The app-level error sink; worker errors go there, never up the stack.
+        on_error: The app-level error sink; failing outputs are reported there, never up the stack.
     """
 
     def __init__(
@@ -79,19 +76,20 @@ class InspectionPipeline:
         source: FrameSource,
         inspector: Inspector | None,
         *,
-        trace: RecordSink | None = None,
+        outputs: Sequence[RecordSink] = (),
         ng_store: NgSink | None = None,
-        publisher: ResultPublisher | None = None,
         roi: Roi | None = None,
         config: PipelineConfig | None = None,
         on_error: ErrorSink | None = None,
     ) -> None:
         self.source = source
         self.config = config or PipelineConfig()
-        self._sinks = (trace, ng_store, publisher)
+        self._outputs = tuple(outputs)
+        self._ng_store = ng_store
         self._on_error = on_error
         self._inspector = inspector
         self._roi = roi
+        self._recipe = ""
         self._inspecting = True
         self._pending: dict[str, Any] = {}  # changes for the worker to apply between frames
         self._lock = threading.Lock()
@@ -104,7 +102,9 @@ class InspectionPipeline:
         self._reported: dict[str, float] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model-loader")
+        slot = getattr(source, "slot", None)
+        if slot is not None:
+            slot.on_missed = self._missed
 
     # --- life cycle --------------------------------------------------------------------------------
 
@@ -122,8 +122,12 @@ class InspectionPipeline:
         thread = self._thread
         if thread is not None:
             thread.join(self.config.stop_timeout_s if timeout is None else timeout)
-        self._loader.shutdown(wait=False, cancel_futures=True)
         return thread is None or not thread.is_alive()
+
+    @property
+    def camera_id(self) -> str:
+        """The camera in every record: the source's ``camera_id`` (a serial number) where it has one, else its name."""
+        return str(getattr(self.source, "camera_id", "") or getattr(self.source, "name", ""))
 
     @property
     def running(self) -> bool:
@@ -133,18 +137,8 @@ class InspectionPipeline:
     # --- what the view pulls -----------------------------------------------------------------------
 
     def latest(self) -> LiveResult | None:
-        """The newest publication (frame, result, timings); the same object until a new one comes."""
+        """The newest publication (frame, result, record, timings); the same object until a new one comes."""
         return self._slot
-
-    def latest_frame(self) -> Frame | None:
-        """The newest frame the worker took."""
-        slot = self._slot
-        return slot.frame if slot is not None else None
-
-    def latest_result(self) -> InspectionResult | None:
-        """The newest verdict, None while not inspecting."""
-        slot = self._slot
-        return slot.result if slot is not None else None
 
     def stats(self) -> PipelineStats:
         """Counters since the last reset, with the source's state and fps."""
@@ -152,7 +146,7 @@ class InspectionPipeline:
         return self._stats.snapshot(self._source_stats, str(inspector.device) if inspector else "")
 
     def reset_counters(self) -> None:
-        """Zero inspected/NG/dropped counters and the latency history."""
+        """Zero the verdict and dropped counters and the latency history."""
         self._stats.reset()
 
     # --- operator changes (applied between frames) -------------------------------------------------
@@ -172,9 +166,9 @@ class InspectionPipeline:
     def threshold(self) -> float | None:
         """Raw threshold in use (after pending changes), None without a model."""
         with self._lock:
-            if "threshold" in self._pending:
-                return self._pending["threshold"]
             pending = self._pending.get("inspector", self._inspector)
+            if "threshold" in self._pending and pending is not None:
+                return threshold_in_force(pending.calibration, self._pending["threshold"])
         return pending.threshold if pending is not None else None
 
     @property
@@ -191,39 +185,28 @@ class InspectionPipeline:
         self._request(threshold=raw)
 
     def set_roi(self, roi: Roi | None) -> None:
-        """Inspect only ``(x, y, w, h)`` of each frame; None = the whole frame."""
+        """Inspect only ``(x, y, w, h)`` of each frame; None = the model's region, else the whole frame."""
         self._request(roi=tuple(int(v) for v in roi) if roi is not None else None)
 
     def set_inspecting(self, on: bool) -> None:
         """Judge frames (True) or only show them (False)."""
         self._request(inspecting=bool(on))
 
-    def set_publisher(self, publisher: ResultPublisher | None) -> None:
-        """Replace the reject output / result publisher between two frames."""
-        self._request(publisher=publisher)
+    def set_outputs(self, outputs: Sequence[RecordSink]) -> None:
+        """Replace the outputs between two frames."""
+        self._request(outputs=tuple(outputs))
 
-    def set_inspector(self, inspector: Inspector | None) -> None:
-        """Swap in an already loaded model between two frames."""
-        self._request(inspector=inspector)
+    def set_inspector(self, inspector: Inspector | None, threshold: float | None = None) -> None:
+        """Swap in an already loaded model between two frames, with the operator's threshold (None: its own)."""
+        self._request(inspector=inspector, threshold=threshold)
 
-    def swap_model(self, path: str | Path, device: str | None = None) -> Future:
-        """Load a model file on a loader thread and swap it in between frames.
+    def set_recipe(self, name: str) -> None:
+        """The recipe name written into the records from the next frame on."""
+        self._request(recipe=str(name))
 
-        The previous model stays in use when loading fails; the failure goes to the error sink and to the
-        returned future. The future's result is the loaded :class:`Inspector`.
-        """
-        current = self._inspector
-        dev = device or (str(current.device) if current is not None else self.config.device)
-        return self._loader.submit(self._load, Path(path), dev)
-
-    def _load(self, path: Path, device: str) -> Inspector:
-        try:
-            inspector = Inspector.from_file(path, device=device)
-        except BaseException as exc:
-            self._report("model", exc, force=True)
-            raise
-        self._request(inspector=inspector, threshold=None)
-        return inspector
+    def trigger(self, trigger: Trigger) -> None:
+        """Judge the part of this trigger: its frame is the next one after it (see the source's slot)."""
+        self.source.slot.arm(trigger)
 
     def _request(self, **changes: Any) -> None:
         with self._lock:
@@ -234,19 +217,11 @@ class InspectionPipeline:
     def _apply_pending(self) -> None:
         with self._lock:
             pending, self._pending = self._pending, {}
-        if "inspector" in pending:
-            self._inspector = pending["inspector"]
-        if "roi" in pending:
-            self._roi = pending["roi"]
-        if "publisher" in pending:
-            self._sinks = (self._sinks[0], self._sinks[1], pending["publisher"])
-        if "inspecting" in pending:
-            self._inspecting = pending["inspecting"]
+        for name in ("inspector", "roi", "recipe", "inspecting", "outputs"):
+            if name in pending:
+                setattr(self, f"_{name}", pending[name])
         if "threshold" in pending and self._inspector is not None:
-            calibrated = self._inspector.calibration.threshold if self._inspector.calibration else 0.5
-            self._inspector.threshold = (
-                pending["threshold"] if pending["threshold"] is not None else calibrated
-            )
+            self._inspector.set_threshold(pending["threshold"])
 
     # --- the worker --------------------------------------------------------------------------------
 
@@ -259,14 +234,15 @@ class InspectionPipeline:
                 self._stop.wait(self.config.wait_timeout_s)  # do not spin on a persistent failure
 
     def _step(self) -> None:
-        self._apply_pending()
         self._poll_source()
         started = time.monotonic()
         frame = self.source.wait_latest(self.config.wait_timeout_s)
+        self._apply_pending()  # after the wait: a change made while waiting applies to this very frame
         if frame is None:  # some sources return at once when not live: do not spin
             self._stop.wait(max(0.0, self.config.wait_timeout_s - (time.monotonic() - started)))
             return
-        self._count_skipped(frame.frame_id)
+        if frame.trigger is None:
+            self._count_skipped(frame.frame_id)
         self._process(frame)
 
     def _poll_source(self) -> None:
@@ -282,56 +258,57 @@ class InspectionPipeline:
 
     def _process(self, frame: Frame) -> None:
         start = time.monotonic()
-        inspector = self._inspector if self._inspecting else None
-        result = record = None
-        if inspector is not None:
-            try:
-                result = inspector.inspect(frame.image, self._roi)
-            except Exception as exc:  # noqa: BLE001 - a bad frame must not stop the line
-                self._stats.failed()
-                self._report("inspection", exc)
-        done = time.monotonic()
-        arrival = frame.timestamp if 0.0 < frame.timestamp <= start else start
-        latency_ms = (done - arrival) * 1e3
-        inference_ms = (done - start) * 1e3 if result is not None else 0.0
-        if result is not None:
-            record = self._record(frame, result, inspector.meta, latency_ms)
-            self._stats.inspected(result.is_ng, latency_ms, inference_ms)
-            self._deliver(frame, result, record)
+        inspector = self._inspector
+        if self._inspecting and inspector is not None:
+            judgement = judge_frame(inspector, frame, self._roi)
+        elif frame.trigger is not None:  # a trigger always gets its verdict
+            judgement = not_judged(NO_MODEL if inspector is None else STOPPED, self._threshold_now())
+        else:  # free run without a model or stopped: the frame is only shown
+            self._publish(frame, None, None, 0.0, (time.monotonic() - start) * 1e3)
+            return
+        since = frame.trigger.time if frame.trigger is not None else frame.timestamp
+        arrival = since if 0.0 < since <= start else start
+        latency_ms = (time.monotonic() - arrival) * 1e3
+        record = self._record(judgement, frame, frame.trigger, latency_ms)
+        self._deliver(frame, judgement.result, record, judgement.inference_ms)
+        self._publish(frame, judgement.result, record, judgement.inference_ms, latency_ms)
+
+    def _missed(self, trigger: Trigger, reason: str) -> None:
+        """A trigger got no frame (overrun, lost, timeout): record it as NOT_JUDGED now (any thread)."""
+        try:
+            latency_ms = max(0.0, time.monotonic() - trigger.time) * 1e3
+            record = self._record(not_judged(reason, self._threshold_now()), None, trigger, latency_ms)
+            self._deliver(None, None, record, 0.0)
+        except Exception as exc:  # noqa: BLE001 - called from a source's thread: never raise there
+            self._report("pipeline", exc)
+
+    def _threshold_now(self) -> float:
+        inspector = self._inspector
+        return inspector.threshold if inspector is not None else threshold_in_force(None)
+
+    def _record(self, judgement: Judgement, frame: Frame | None, trigger: Trigger | None,
+                latency_ms: float) -> InspectionRecord:  # fmt: skip
+        return make_record(judgement, frame=frame, trigger=trigger, camera=self.camera_id,
+                           inspector=self._inspector, latency_ms=latency_ms, recipe=self._recipe)  # fmt: skip
+
+    def _publish(self, frame: Frame, result: InspectionResult | None, record: InspectionRecord | None,
+                 inference_ms: float, latency_ms: float) -> None:  # fmt: skip
         self._seq += 1
         self._slot = LiveResult(self._seq, frame, result, record, inference_ms, latency_ms)
 
-    def _record(
-        self, frame: Frame, result: InspectionResult, meta: ModelMetadata, latency_ms: float
-    ) -> InspectionRecord:
-        name, version = model_identity(meta)
-        return InspectionRecord(
-            time=time.time(),
-            frame_id=int(frame.frame_id),
-            camera=frame.source_id or getattr(self.source, "name", ""),
-            model_name=name,
-            model_version=version,
-            score=float(result.score),
-            normalized=float(result.normalized),
-            threshold=float(result.threshold),
-            verdict=result.verdict,
-            roi=result.roi,
-            latency_ms=latency_ms,
-        )
+    def _deliver(self, frame: Frame | None, result: InspectionResult | None, record: InspectionRecord,
+                 inference_ms: float) -> None:  # fmt: skip
+        self._stats.judged(record.verdict, record.latency_ms, inference_ms)
+        if frame is not None and record.rejected and self._ng_store is not None:
+            self._call("NG images", lambda: self._ng_store.submit(frame, result, record))
+        for output in self._outputs:
+            self._call(getattr(output, "label", type(output).__name__), lambda o=output: o.submit(record))
 
-    def _deliver(self, frame: Frame, result: InspectionResult, record: InspectionRecord) -> None:
-        trace, ng_store, publisher = self._sinks
-        for where, sink, call in (
-            ("trace", trace, lambda s: s.append(record)),
-            ("NG images", ng_store if result.is_ng else None, lambda s: s.submit(frame, result, record)),
-            ("publisher", publisher, lambda s: s.submit(record)),
-        ):
-            if sink is None:
-                continue
-            try:
-                call(sink)
-            except Exception as exc:  # noqa: BLE001 - a failing sink must not stop inspection
-                self._report(where, exc)
+    def _call(self, where: str, action: Callable[[], object]) -> None:
+        try:
+            action()
+        except Exception as exc:  # noqa: BLE001 - a failing output must not stop inspection
+            self._report(where, exc)
 
     def _report(self, where: str, exc: BaseException, force: bool = False) -> None:
         key = f"{where}: {type(exc).__name__}: {exc}"

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.sources.base import SourceState, SourceStats
+from draem_core.verdict import NG, NOT_JUDGED
 
 LATENCY_WINDOW = 256  # latest latencies the percentiles are taken over
 RATE_WINDOW_S = 2.0  # the inspected-fps window
@@ -24,18 +25,24 @@ class PipelineStats:
     latency_p50_ms: float  # median frame-arrival-to-verdict latency (recent frames)
     latency_p95_ms: float  # 95th percentile of the same
     inference_ms: float  # median time in the model (recent frames)
-    dropped: int  # frames the source delivered that were not inspected (the worker took a newer one)
-    inspected: int  # frames judged
-    ng: int  # frames judged NG
+    dropped: int  # free run: frames the source delivered that were not inspected (the worker took a newer one)
+    inspected: int  # verdicts given (OK + NG + NOT_JUDGED): one per judged frame or trigger
+    ng: int  # verdicts NG
     device: str  # where the model runs ("cpu", "cuda:0"), "" without a model
     source_state: SourceState  # the source's own state (RECONNECTING/ERROR when lost)
     source_error: str  # the source's last error message
-    model_errors: int  # frames whose inspection raised (reported to the error sink)
+    not_judged: int = 0  # verdicts NOT_JUDGED (the model could not judge the part: rejected, never OK)
+    overruns: int = 0  # triggered: triggers whose frame did not fit in the queue (also NOT_JUDGED)
+
+    @property
+    def ok(self) -> int:
+        """Verdicts OK."""
+        return self.inspected - self.ng - self.not_judged
 
     @property
     def yield_pct(self) -> float:
-        """Share of inspected frames judged OK, in percent (100 before the first verdict)."""
-        return 100.0 * (self.inspected - self.ng) / self.inspected if self.inspected else 100.0
+        """Share of verdicts that are OK, in percent (100 before the first verdict)."""
+        return 100.0 * self.ok / self.inspected if self.inspected else 100.0
 
     @property
     def source_lost(self) -> bool:
@@ -53,7 +60,7 @@ class StatsAccumulator:
     def reset(self) -> None:
         """Zero the counters (inspected, NG, dropped, errors) and forget the latency history."""
         with self._lock:
-            self._inspected = self._ng = self._dropped = self._errors = 0
+            self._inspected = self._ng = self._dropped = self._not_judged = 0
             self._latency: collections.deque[float] = collections.deque(maxlen=LATENCY_WINDOW)
             self._inference: collections.deque[float] = collections.deque(maxlen=LATENCY_WINDOW)
             self._times: collections.deque[float] = collections.deque()
@@ -64,22 +71,18 @@ class StatsAccumulator:
             with self._lock:
                 self._dropped += count
 
-    def inspected(self, is_ng: bool, latency_ms: float, inference_ms: float) -> None:
-        """One verdict was published."""
+    def judged(self, verdict: str, latency_ms: float, inference_ms: float) -> None:
+        """One verdict was given."""
         now = time.monotonic()
         with self._lock:
             self._inspected += 1
-            self._ng += int(is_ng)
+            self._ng += verdict == NG
+            self._not_judged += verdict == NOT_JUDGED
             self._latency.append(latency_ms)
             self._inference.append(inference_ms)
             self._times.append(now)
             while self._times and now - self._times[0] > RATE_WINDOW_S:
                 self._times.popleft()
-
-    def failed(self) -> None:
-        """One inspection raised."""
-        with self._lock:
-            self._errors += 1
 
     def snapshot(self, source: SourceStats, device: str) -> PipelineStats:
         """The frozen view of the counters together with the source's state."""
@@ -88,7 +91,7 @@ class StatsAccumulator:
             times = [t for t in self._times if now - t <= RATE_WINDOW_S]
             latency = np.asarray(self._latency, dtype=np.float64)
             inference = np.asarray(self._inference, dtype=np.float64)
-            counts = (self._dropped, self._inspected, self._ng, self._errors)
+            counts = (self._dropped, self._inspected, self._ng, self._not_judged)
         fps = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
         p50, p95 = np.percentile(latency, [50, 95]) if latency.size else (0.0, 0.0)
         return PipelineStats(
@@ -103,5 +106,6 @@ class StatsAccumulator:
             device=device,
             source_state=source.state,
             source_error=source.last_error,
-            model_errors=counts[3],
+            not_judged=counts[3],
+            overruns=source.overruns,
         )

@@ -1,8 +1,8 @@
 """Auto-capture: N frames, one every k seconds, optionally only frames the current model judges OK.
 
 Plain Python that yields progress and stops when asked (house style §7); the wizard runs it on a worker
-thread. It pulls frames from a ``grab`` callable (the live window's latest-frame slot) and never captures
-the same frame twice.
+thread. It pulls the live window's newest publication (a frame together with its verdict, so the verdict is
+that frame's by construction) and never captures the same frame twice.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from app.pipeline.record import LiveResult
 from app.retrain.collect import Dataset, ImageEntry, frame_image
-from app.sources.base import Frame
+from draem_core.verdict import OK
 
-Grab = Callable[[], Frame | None]  # newest frame, or None when there is none yet
-Judge = Callable[[Frame], bool | None]  # True = OK, False = NG, None = no verdict for this frame
+Grab = Callable[[], LiveResult | None]  # newest frame with its verdict, or None when there is none yet
 
 
 @dataclass(frozen=True)
@@ -40,28 +40,25 @@ class CaptureEvent:
     message: str = ""  # why a frame was skipped, or how the run ended
 
 
-def auto_capture(dataset: Dataset, grab: Grab, config: AutoCaptureConfig, *, judge: Judge | None = None,
+def auto_capture(dataset: Dataset, grab: Grab, config: AutoCaptureConfig, *,
                  camera_settings: Callable[[], dict] | None = None,
                  should_stop: Callable[[], bool] = lambda: False) -> Iterator[CaptureEvent]:  # fmt: skip
     """Store ``config.count`` frames into ``dataset``; yields an event per stored or skipped frame.
 
     Args:
         dataset: where the frames go.
-        grab: returns the newest frame (never blocks long).
-        config: count, interval and the OK-only option.
-        judge: the verdict of the current model on a frame; needed when ``config.only_ok``.
+        grab: returns the newest publication, a frame with its verdict (never blocks long).
+        config: count, interval and the OK-only option (frames without an OK verdict are skipped).
         camera_settings: returns the camera's settings, stored with each frame.
         should_stop: polled between frames; the run ends with a "cancelled" event.
     """
-    if config.only_ok and judge is None:
-        msg = "only-OK capture needs a model verdict, and no model is inspecting"
-        raise ValueError(msg)
     stored, last_id, last_good = 0, None, time.monotonic()
     while stored < config.count:
         if should_stop():
             yield CaptureEvent("cancelled", stored, config.count, message=f"stopped after {stored} frames")
             return
-        frame = grab()
+        live = grab()
+        frame = live.frame if live is not None else None
         if frame is None or frame.frame_id == last_id:
             if time.monotonic() - last_good > config.give_up_s:
                 yield CaptureEvent(
@@ -71,12 +68,10 @@ def auto_capture(dataset: Dataset, grab: Grab, config: AutoCaptureConfig, *, jud
             time.sleep(config.poll_s)
             continue
         last_id = frame.frame_id
-        if config.only_ok and judge is not None:
-            verdict = judge(frame)
-            if verdict is not True:
-                why = "no verdict for this frame yet" if verdict is None else "judged NG"
-                yield CaptureEvent("skipped", stored, config.count, message=f"frame {frame.frame_id}: {why}")
-                continue
+        if config.only_ok and live.verdict != OK:
+            why = "no verdict (no model is inspecting)" if live.verdict is None else f"judged {live.verdict}"
+            yield CaptureEvent("skipped", stored, config.count, message=f"frame {frame.frame_id}: {why}")
+            continue
         settings = camera_settings() if camera_settings else {}
         entry = dataset.add_frame(frame_image(frame), source=frame.source_id, camera_settings=settings,
                                   frame_id=frame.frame_id)  # fmt: skip
@@ -97,26 +92,3 @@ def _wait(seconds: float, poll: float, should_stop: Callable[[], bool]) -> bool:
             return True
         time.sleep(min(poll, max(0.0, end - time.monotonic())))
     return False
-
-
-def verdict_from_slots(
-    latest_frame: Callable[[], Frame | None], latest_result: Callable[[], object]
-) -> Judge:
-    """A judge built on the live window's slots: the result counts only if it belongs to ``frame``.
-
-    The live window publishes a frame and its verdict together; reading the frame slot before and after
-    the result slot and finding the same frame proves the result is that frame's.
-    """
-
-    def judge(frame: Frame) -> bool | None:
-        before = latest_frame()
-        result = latest_result()
-        after = latest_frame()
-        if result is None or before is None or after is None:
-            return None
-        if not (before.frame_id == after.frame_id == frame.frame_id):
-            return None
-        is_ng = getattr(result, "is_ng", None)
-        return None if is_ng is None else not bool(is_ng)
-
-    return judge

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from app.sources.slot import FrameSlot
 
 
 class SourceState(enum.Enum):
@@ -17,6 +20,15 @@ class SourceState(enum.Enum):
     LIVE = "live"  # acquiring
     RECONNECTING = "reconnecting"  # device lost; retrying with back-off
     ERROR = "error"  # gave up; see SourceStats.last_error
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """One trigger: a request to judge the part in front of the camera now."""
+
+    number: int  # 1, 2, ... in the order the station issued them; 0 = a hardware trigger it did not issue
+    part_id: str  # the part's id as the PLC gave it with the trigger ("" if none)
+    time: float  # time.monotonic() when it was issued (hardware: when its frame arrived)
 
 
 @dataclass(frozen=True)
@@ -31,6 +43,7 @@ class Frame:
         source_id: Serial number of the camera, or a name for other sources.
         mask: Ground-truth defect mask ``(H, W)`` uint8 0/255 (demo line only), else None.
         label: Ground-truth label for synthetic frames: "good" or a defect kind; None if unknown.
+        trigger: The trigger this frame answers (triggered mode), else None.
     """
 
     image: np.ndarray
@@ -40,6 +53,7 @@ class Frame:
     source_id: str = ""
     mask: np.ndarray | None = None
     label: str | None = None
+    trigger: Trigger | None = None
 
 
 @dataclass(frozen=True)
@@ -49,6 +63,7 @@ class SourceStats:
     state: SourceState = SourceState.CLOSED
     received: int = 0  # frames delivered by the device/generator
     dropped: int = 0  # frames overwritten in the latest-frame slot before anyone read them, or lost
+    overruns: int = 0  # triggered mode: triggers whose frame did not fit in the frame queue
     incomplete: int = 0  # frames the device reported as incomplete
     fps: float = 0.0  # measured arrival rate over the last second or so
     reconnects: int = 0
@@ -58,13 +73,17 @@ class SourceStats:
 
 @runtime_checkable
 class FrameSource(Protocol):
-    """A source of frames with latest-frame semantics.
+    """A source of frames; every source puts them in its :class:`~app.sources.slot.FrameSlot`.
 
     ``latest()`` never blocks long: it returns the newest frame not returned before, or None.
-    ``wait_latest(timeout)`` blocks at most ``timeout`` seconds (never call it on the GUI thread).
+    ``wait_latest(timeout)`` blocks at most ``timeout`` seconds (never call it on the GUI thread) and returns
+    at once when the source stopped. Both read the slot, which the station switches to triggered mode.
+    Sources that can trigger the camera itself also have ``has_trigger() -> bool`` and
+    ``software_trigger()``; others are triggered by taking the next frame (see the slot).
     """
 
     name: str
+    slot: FrameSlot
 
     def open(self) -> None: ...
 

@@ -1,12 +1,11 @@
 """The demo production line: a camera-free frame source showing flanges passing, some of them defective.
 
 Frames come from :class:`app.sources.demo_render.PartRenderer` on a background thread paced at ``fps`` and
-land in a latest-frame slot. Frame ``i`` is a pure function of ``(seed, i)``, so a seed replays the same line.
+land in the source's :class:`~app.sources.slot.FrameSlot`. Frame ``i`` is a pure function of ``(seed, i)``, so a seed replays the same line.
 """
 
 from __future__ import annotations
 
-import collections
 import threading
 import time
 from dataclasses import dataclass, field
@@ -18,9 +17,9 @@ from app.sources.base import Frame, SourceState, SourceStats
 from app.sources.demo_defects import DEFECT_KINDS
 from app.sources.demo_render import LineVariation, PartRenderer, RenderedPart
 from app.sources.demo_textures import load_textures
+from app.sources.slot import FrameSlot
 
 MIN_SIDE = 64  # smallest image side the flange can be drawn at legibly
-FPS_WINDOW_S = 1.0  # the measured frame rate averages over this many seconds
 
 
 @dataclass(frozen=True)
@@ -72,12 +71,12 @@ class DemoLine:
         self.config = config or DemoLineConfig()
         self.name = self.config.name
         self._renderer: PartRenderer | None = None
+        self.slot = FrameSlot()
         self._build_lock = threading.Lock()
-        self._cond = threading.Condition()
-        self._slot: Frame | None = None
+        self._lock = threading.Lock()  # state and counts
         self._state = SourceState.CLOSED
-        self._counts = {"received": 0, "dropped": 0, "good": 0, "defective": 0}
-        self._arrivals: collections.deque[float] = collections.deque()
+        self._next_index = 0
+        self._counts = {"good": 0, "defective": 0}
         self._last_error = ""
         self._render_ms = 0.0
         self._thread: threading.Thread | None = None
@@ -123,13 +122,13 @@ class DemoLine:
         except Exception as exc:
             self._fail(exc)
             raise
-        with self._cond:
+        with self._lock:
             if self._state in (SourceState.CLOSED, SourceState.ERROR):
                 self._state = SourceState.OPEN
 
     def start(self) -> None:
         """Start generating frames on a background thread (returns at once)."""
-        with self._cond:
+        with self._lock:
             if self._thread is not None and self._thread.is_alive():
                 return
             self._stop.clear()
@@ -144,52 +143,43 @@ class DemoLine:
         thread = self._thread
         if thread is not None:
             thread.join()
-        with self._cond:
+        with self._lock:
             self._thread = None
             if self._state is SourceState.LIVE:
                 self._state = SourceState.OPEN
-            self._cond.notify_all()
+        self.slot.close()
 
     def close(self) -> None:
         """Stop and release the renderer's memory."""
         self.stop()
         with self._build_lock:
             self._renderer = None
-        with self._cond:
+        with self._lock:
             self._state = SourceState.CLOSED
-            self._slot = None
+        self.slot.clear()
 
     def latest(self) -> Frame | None:
         """The newest frame not returned before, or None."""
-        with self._cond:
-            frame, self._slot = self._slot, None
-            return frame
+        return self.slot.take()
 
     def wait_latest(self, timeout: float) -> Frame | None:
-        """Wait up to ``timeout`` s for a frame not returned before.
-
-        Returns None on timeout, and at once when the source is not live and no frame is pending.
-        """
-        with self._cond:
-            self._cond.wait_for(
-                lambda: self._slot is not None or self._state is not SourceState.LIVE, timeout
-            )
-            frame, self._slot = self._slot, None
-            return frame
+        """Wait up to ``timeout`` s for a frame not returned before (None at once when not live)."""
+        return self.slot.wait(timeout)
 
     def stats(self) -> SourceStats:
         """A snapshot of the counters; ``extra`` has good/defective counts and the last render time."""
-        with self._cond:
-            c = self._counts
+        c = self.slot.counters()
+        with self._lock:
             return SourceStats(
                 state=self._state,
-                received=c["received"],
-                dropped=c["dropped"],
-                fps=self._measured_fps(),
+                received=c.received,
+                dropped=c.dropped,
+                overruns=c.overruns,
+                fps=c.fps if self._state is SourceState.LIVE else 0.0,
                 last_error=self._last_error,
                 extra={
-                    "good": c["good"],
-                    "defective": c["defective"],
+                    "good": self._counts["good"],
+                    "defective": self._counts["defective"],
                     "render_ms": round(self._render_ms, 2),
                 },
             )
@@ -200,10 +190,10 @@ class DemoLine:
         try:
             self.renderer()
             period = 1.0 / self.config.fps
-            index, due = self._counts["received"], time.monotonic()
+            due = time.monotonic()
             while not self._stop.is_set():
-                self._publish(self._make_frame(index))
-                index += 1
+                self._publish(self._make_frame(self._next_index))
+                self._next_index += 1
                 due = max(due + period, time.monotonic())  # late frames are not caught up in a burst
                 self._stop.wait(max(0.0, due - time.monotonic()))
         except Exception as exc:  # a worker never lets an exception escape: it reports it in the stats
@@ -224,25 +214,12 @@ class DemoLine:
         )
 
     def _publish(self, frame: Frame) -> None:
-        with self._cond:
-            if self._slot is not None:
-                self._counts["dropped"] += 1
-            self._slot = frame
-            self._counts["received"] += 1
+        with self._lock:
             self._counts["good" if frame.label == "good" else "defective"] += 1
-            self._arrivals.append(frame.timestamp)
-            while self._arrivals and frame.timestamp - self._arrivals[0] > FPS_WINDOW_S:
-                self._arrivals.popleft()
-            self._cond.notify_all()
-
-    def _measured_fps(self) -> float:
-        if len(self._arrivals) < 2:
-            return 0.0
-        span = self._arrivals[-1] - self._arrivals[0]
-        return (len(self._arrivals) - 1) / span if span > 0 else 0.0
+        self.slot.put(frame)
 
     def _fail(self, exc: Exception) -> None:
-        with self._cond:
+        with self._lock:
             self._state = SourceState.ERROR
             self._last_error = str(exc)
-            self._cond.notify_all()
+        self.slot.close()

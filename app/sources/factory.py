@@ -6,8 +6,8 @@ list, ``demo`` (the synthetic production line), ``folder:<path>``, ``video:<path
 
 from __future__ import annotations
 
-from app.camera.errors import CameraError
 from app.sources.base import FrameSource
+from app.sources.errors import SourceError
 
 SPEC_HELP = "sim, sim:<serial>, <camera serial>, demo, folder:<path> or video:<path>"
 
@@ -21,16 +21,16 @@ def open_source(spec: str, **options) -> FrameSource:
     Args:
         spec: See the module docstring.
         **options: Fields of the source's config: ``fps``/``loop`` for folders and videos,
-            :class:`~app.camera.genicam_source.GenICamSourceConfig` fields (``producers``,
+            :class:`~app.sources.genicam.GenICamSourceConfig` fields (``producers``,
             ``command_timeout_s`` ...) for cameras, ``config=DemoLineConfig(...)`` for the demo line.
 
     Raises:
-        CameraError: empty spec, missing folder/video, or the simulator is not installed.
+        SourceError: empty spec, missing folder/video, or the simulator is not installed.
     """
     spec = spec.strip()
     kind, _, rest = spec.partition(":")
     if not spec:
-        raise CameraError("(empty)", f"no source given; use {SPEC_HELP}")
+        raise SourceError("(empty)", f"no source given; use {SPEC_HELP}")
     if spec == "demo":
         from app.sources.demo_line import DemoLine
 
@@ -46,17 +46,17 @@ def open_source(spec: str, **options) -> FrameSource:
     if kind == "sim":
         return _simulated(rest or None, options)
     if kind in ("folder", "video"):
-        raise CameraError(spec, f"{kind}: needs a path, e.g. {kind}:/data/line1")
+        raise SourceError(spec, f"{kind}: needs a path, e.g. {kind}:/data/line1")
     return _camera(spec, options)
 
 
 def _simulated(serial: str | None, options: dict) -> FrameSource:
     from app.camera.discovery import simulator_path
-    from app.camera.genicam_source import GenICamSource, GenICamSourceConfig
+    from app.sources.genicam import GenICamSource, GenICamSourceConfig
 
     path = simulator_path()
     if path is None:
-        raise CameraError(
+        raise SourceError(
             "sim", "the simulated GenTL producer (viky.cti in the genicam package) is not installed"
         )
     config = GenICamSourceConfig(serial=serial, producers=(str(path),), **options)
@@ -64,6 +64,6 @@ def _simulated(serial: str | None, options: dict) -> FrameSource:
 
 
 def _camera(serial: str, options: dict) -> FrameSource:
-    from app.camera.genicam_source import GenICamSource, GenICamSourceConfig
+    from app.sources.genicam import GenICamSource, GenICamSourceConfig
 
     return GenICamSource(GenICamSourceConfig(serial=serial, **options), name=f"camera {serial}")

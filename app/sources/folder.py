@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from app.camera.errors import CameraError
-from app.camera.paced_source import PacedSource
+from app.sources.errors import SourceError
+from app.sources.paced import PacedSource
 from draem_core.errors import ImageReadError
 from draem_core.imageio import list_images, read_image
 
@@ -44,10 +44,10 @@ class FolderSource(PacedSource):
     def _open_resource(self) -> None:
         folder = Path(self.config.path)
         if not folder.is_dir():
-            raise CameraError(folder, "image folder does not exist")
+            raise SourceError(folder, "image folder does not exist")
         self._files = list_images(folder, recursive=self.config.recursive)
         if not self._files:
-            raise CameraError(folder, "folder holds no images (.jpg, .jpeg, .png, .bmp, .tif, .tiff)")
+            raise SourceError(folder, "folder holds no images (.jpg, .jpeg, .png, .bmp, .tif, .tiff)")
         self._index = 0
 
     def _next_image(self) -> tuple[np.ndarray, str] | None:
@@ -62,7 +62,7 @@ class FolderSource(PacedSource):
                 return read_image(path), str(path)
             except ImageReadError as exc:
                 self._unreadable[str(path)] = exc.reason
-        raise CameraError(self.config.path, "none of the images in the folder can be read")
+        raise SourceError(self.config.path, "none of the images in the folder can be read")
 
     def _extra(self) -> dict:
         last = next(reversed(self._unreadable.items()), None)

@@ -11,8 +11,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from app.camera.errors import CameraError
-from app.camera.paced_source import PacedSource
+from app.sources.errors import SourceError
+from app.sources.paced import PacedSource
 
 DEFAULT_FPS = 25.0  # when the file does not say
 
@@ -36,7 +36,7 @@ class VideoSource(PacedSource):
     def __init__(self, config: VideoSourceConfig) -> None:
         path = Path(config.path)
         if not path.is_file():
-            raise CameraError(path, "video file does not exist")
+            raise SourceError(path, "video file does not exist")
         self.config = config
         self._capture: cv2.VideoCapture | None = None
         self._position = 0
@@ -53,11 +53,11 @@ class VideoSource(PacedSource):
     def _open_resource(self) -> None:
         capture = cv2.VideoCapture(str(self.config.path))
         if not capture.isOpened():
-            raise CameraError(self.config.path, "cannot open video (corrupt, or a codec OpenCV lacks)")
+            raise SourceError(self.config.path, "cannot open video (corrupt, or a codec OpenCV lacks)")
         ok, _ = capture.read()
         if not ok:
             capture.release()
-            raise CameraError(self.config.path, "video holds no readable frame")
+            raise SourceError(self.config.path, "video holds no readable frame")
         capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
         self._capture, self._position = capture, 0
 
@@ -71,7 +71,7 @@ class VideoSource(PacedSource):
             self._open_resource()  # reopening is more reliable than seeking for many codecs
             ok, image = self._capture.read()
             if not ok:
-                raise CameraError(self.config.path, "video cannot be read again from the start")
+                raise SourceError(self.config.path, "video cannot be read again from the start")
         self._position += 1
         if image.ndim == 3:
             image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )  # fmt: skip
 
-from app.retrain.autocapture import AutoCaptureConfig, CaptureEvent, auto_capture, verdict_from_slots
+from app.retrain.autocapture import AutoCaptureConfig, CaptureEvent, auto_capture
 from app.retrain.collect import Dataset, ImageEntry, import_folder
 from app.wizard.images import to_pixmap
 from app.wizard.page import PageBase, WizardContext
@@ -210,12 +210,10 @@ class CollectPage(PageBase):
         if self.dataset is None:
             return
         config = AutoCaptureConfig(self.count_spin.value(), self.every_spin.value(), self.only_ok.isChecked())
-        judge = verdict_from_slots(self.ctx.latest_frame, self.ctx.latest_result) if config.only_ok else None
-        dataset, settings = self.dataset, self.ctx.camera_settings
+        dataset, settings, latest = self.dataset, self.ctx.camera_settings, self.ctx.latest
 
         def run(stop):
-            return auto_capture(dataset, self.ctx.latest_frame, config, judge=judge, camera_settings=settings,
-                                should_stop=stop)  # fmt: skip
+            return auto_capture(dataset, latest, config, camera_settings=settings, should_stop=stop)
 
         self._auto = self.ctx.jobs.start(run, self._auto_event, self.fail, self._auto_finished)
         self.auto_btn.setText("Stop auto-capture")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWizardPage
 
+from app.pipeline.record import LiveResult
 from app.registry import ModelRegistry
 from app.retrain.collect import Dataset
 from app.retrain.evaluation import Comparison
@@ -29,8 +30,7 @@ class WizardContext:
     """The plan and the collaborators the pages work with (injected by the wizard's creator)."""
 
     plan: RetrainPlan  # the one object every page edits
-    latest_frame: Callable[[], Frame | None]  # the live window's newest frame (never blocks)
-    latest_result: Callable[[], object]  # the live window's newest verdict (has .is_ng), or None
+    latest: Callable[[], LiveResult | None]  # the live window's newest frame with its verdict (never blocks)
     deploy: Callable[[Path], None]  # swaps a model file into the running inspection
     registry: ModelRegistry  # model versions
     runner: TrainingRunner  # the training process
@@ -42,6 +42,11 @@ class WizardContext:
     eval_device: str = "cpu"  # device for evaluation and previews (the GPU stays with inspection/training)
     timing_threads: int | None = None  # torch threads of the timing and training processes (None = default)
     current_model: Callable[[], Path | None] | None = None  # the model the live window runs, if it can say
+
+    def latest_frame(self) -> Frame | None:
+        """The live window's newest frame, or None."""
+        live = self.latest()
+        return live.frame if live is not None else None
 
     def deployed_model(self) -> Path | None:
         """The model the line runs now: the live window's, else the active registry version's, else None."""

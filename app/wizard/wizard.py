@@ -13,10 +13,10 @@ from pathlib import Path
 from PySide6.QtWidgets import QMessageBox, QWidget, QWizard
 
 from app.paths import data_home
+from app.pipeline.record import LiveResult
 from app.registry import ModelRegistry
 from app.retrain.plan import RetrainPlan
 from app.retrain.runner import TrainingRunner
-from app.sources.base import Frame
 from app.wizard.collect_page import CollectPage
 from app.wizard.configure_page import ConfigurePage
 from app.wizard.deploy_page import DeployPage
@@ -35,8 +35,7 @@ class RetrainWizard(QWizard):
 
     Args:
         plan: the plan the pages edit (a fresh ``RetrainPlan()``, or one with ``dataset`` set to continue).
-        latest_frame: the live window's newest frame, or None (never blocks).
-        latest_result: the live window's newest verdict (an object with ``is_ng``), or None.
+        latest: the live window's newest publication (a frame with its verdict), or None (never blocks).
         deploy: swaps a model file into the running inspection (``MainWindow.load_model``).
         registry: the model versions.
         parent: the main window.
@@ -48,8 +47,8 @@ class RetrainWizard(QWizard):
             registry's active version.
     """
 
-    def __init__(self, plan: RetrainPlan, *, latest_frame: Callable[[], Frame | None],
-                 latest_result: Callable[[], object], deploy: Callable[[Path], None], registry: ModelRegistry,
+    def __init__(self, plan: RetrainPlan, *, latest: Callable[[], LiveResult | None],
+                 deploy: Callable[[Path], None], registry: ModelRegistry,
                  parent: QWidget | None = None, camera_settings: Callable[[], dict] | None = None,
                  datasets_root: Path | None = None, threads: int | None = None, eval_device: str = "cpu",
                  current_model: Callable[[], Path | None] | None = None) -> None:  # fmt: skip
@@ -58,7 +57,7 @@ class RetrainWizard(QWizard):
         self.jobs = JobSet()
         self.destroyed.connect(lambda *_, jobs=self.jobs: jobs.stop_all(0))  # deleted without closing
         self.runner = TrainingRunner(threads=threads)
-        self.ctx = WizardContext(plan, latest_frame, latest_result, deploy, registry, self.runner, self.jobs,
+        self.ctx = WizardContext(plan, latest, deploy, registry, self.runner, self.jobs,
                                  Path(datasets_root) if datasets_root else data_home() / "datasets",
                                  camera_settings=camera_settings, eval_device=eval_device,
                                  timing_threads=threads, current_model=current_model)  # fmt: skip

@@ -1,4 +1,4 @@
-"""Reject outputs: JSON lines over local TCP, and the camera output pulse on NG."""
+"""Reject outputs: JSON lines over local TCP, and the camera output pulse on every rejected part."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from app.camera.errors import FeatureError
 from app.pipeline.record import InspectionRecord
-from app.reject import RejectConfig, RejectOutput
+from app.reject import PulseOutput, RejectConfig, StreamOutput
 
 
 def record(i: int, verdict: str) -> InspectionRecord:
@@ -37,9 +37,9 @@ def read_lines(sock: socket.socket, count: int) -> list[dict]:
 
 
 def test_tcp_publisher_delivers_json_lines_to_every_client() -> None:
-    output = RejectOutput(RejectConfig(tcp_enabled=True, port=0))
+    output = StreamOutput(RejectConfig(tcp_enabled=True, port=0))
     server = output.server
-    assert server is not None and server.host == "127.0.0.1"
+    assert server.host == "127.0.0.1"
     a = socket.create_connection((server.host, server.port))
     b = socket.create_connection((server.host, server.port))
     wait_until(lambda: server.clients == 2)
@@ -59,10 +59,17 @@ def test_tcp_publisher_delivers_json_lines_to_every_client() -> None:
         socket.create_connection((server.host, server.port), timeout=1.0)
 
 
-def test_publisher_is_off_by_default() -> None:
-    output = RejectOutput(RejectConfig())
-    assert output.server is None
-    output.submit(record(0, "NG"))  # nothing to do, nothing raised
+def test_not_judged_parts_are_published_with_their_reason_and_no_score() -> None:
+    output = StreamOutput(RejectConfig(tcp_enabled=True, port=0))
+    client = socket.create_connection((output.server.host, output.server.port))
+    wait_until(lambda: output.server.clients == 1)
+    refused = InspectionRecord(time=1.0, frame_id=5, camera="CAM-1", model_name="flange", model_version="v2",
+                               score=None, normalized=None, threshold=0.4, verdict="NOT_JUDGED", roi=None,
+                               latency_ms=2.0, reason="alignment failed: no part in view")  # fmt: skip
+    output.submit(refused)
+    (line,) = read_lines(client, 1)
+    assert line["verdict"] == "NOT_JUDGED" and line["score"] is None and line["reason"].startswith("alignment")
+    client.close()
     output.close()
 
 
@@ -81,20 +88,20 @@ class OutputCamera:
         self.pulses.append((line, duration_s, user_output))
 
 
-def test_ng_pulses_the_configured_output_line() -> None:
+def test_ng_and_not_judged_pulse_the_configured_output_line() -> None:
     camera = OutputCamera(has_output=True)
-    output = RejectOutput(RejectConfig(pulse_enabled=True, line="Line2", pulse_s=0.02), source=camera)
-    for i, verdict in enumerate(["OK", "NG", "OK", "NG"]):
+    output = PulseOutput(RejectConfig(pulse_enabled=True, line="Line2", pulse_s=0.02), source=camera)
+    for i, verdict in enumerate(["OK", "NG", "OK", "NG", "NOT_JUDGED"]):
         output.submit(record(i, verdict))
-    wait_until(lambda: output.pulses == 2)
+    wait_until(lambda: output.pulses == 3)
     output.close()
-    assert camera.pulses == [("Line2", 0.02, "UserOutput1")] * 2
+    assert camera.pulses == [("Line2", 0.02, "UserOutput1")] * 3
 
 
 def test_camera_without_output_is_reported_once_and_not_retried() -> None:
     camera = OutputCamera(has_output=False)
     errors: list[tuple[str, BaseException]] = []
-    output = RejectOutput(
+    output = PulseOutput(
         RejectConfig(pulse_enabled=True), source=camera, on_error=lambda w, e: errors.append((w, e))
     )
     for i in range(5):
@@ -109,6 +116,6 @@ def test_source_without_pulse_helper_says_why() -> None:
     class Folder:
         name = "folder /data/line1"
 
-    output = RejectOutput(RejectConfig(pulse_enabled=True), source=Folder())
+    output = PulseOutput(RejectConfig(pulse_enabled=True), source=Folder())
     assert output.pulse_unavailable == "folder /data/line1 has no digital output"
     output.close()

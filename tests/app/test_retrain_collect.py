@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.retrain.autocapture import AutoCaptureConfig, auto_capture, verdict_from_slots
+from app.pipeline.record import InspectionRecord, LiveResult
+from app.retrain.autocapture import AutoCaptureConfig, auto_capture
 from app.retrain.collect import MANIFEST, Dataset, import_folder
 from app.sources.base import Frame
 from app.sources.folder import FolderSource, FolderSourceConfig
 from draem_core.errors import DatasetError
 from draem_core.imageio import read_image
-from draem_core.inspector import Inspector
 
 
 def test_captured_frames_are_listed_with_their_provenance(tmp_path: Path, good_paths: list[Path]) -> None:
@@ -90,7 +90,7 @@ def test_auto_capture_from_a_live_folder_source(tmp_path: Path, ball_screw: Path
     source.start()
     try:
         ds = Dataset.create(tmp_path / "d")
-        events = list(auto_capture(ds, source.latest, AutoCaptureConfig(count=3, every_s=0.2),
+        events = list(auto_capture(ds, lambda: shown(source.latest()), AutoCaptureConfig(count=3, every_s=0.2),
                                    camera_settings=lambda: {"fps": 30.0}))  # fmt: skip
     finally:
         source.stop()
@@ -102,38 +102,34 @@ def test_auto_capture_from_a_live_folder_source(tmp_path: Path, ball_screw: Path
     assert all(e.source.endswith(".jpg") and e.camera_settings == {"fps": 30.0} for e in ds.entries)
 
 
+def shown(frame: Frame | None, verdict: str | None = None) -> LiveResult | None:
+    """A live publication of ``frame`` with a record of ``verdict`` (None: shown without a verdict)."""
+    if frame is None:
+        return None
+    record = None
+    if verdict is not None:
+        record = InspectionRecord(time=0.0, frame_id=frame.frame_id, camera="cam", model_name="m", model_version="1",
+                                  score=0.1, normalized=0.2, threshold=0.3, verdict=verdict, roi=None, latency_ms=1.0)  # fmt: skip
+    return LiveResult(frame.frame_id, frame, None, record, 0.0, 0.0)
+
+
 def test_auto_capture_only_ok_frames(tmp_path: Path, good_paths: list[Path]) -> None:
-    # A verdict the test can know in advance: dimmed frames are "NG" (the tiny test model scores all alike).
-    frames = []
-    for i, p in enumerate(good_paths[:8]):
-        image = read_image(p)
-        frames.append(Frame(image // 3 if i % 3 else image, i, time.monotonic(), source_id=p.name))
-    queue = list(frames)
+    # Each publication carries its frame's own verdict: the capture needs no proof that they belong together.
+    image = read_image(good_paths[0])
+    verdicts = ["OK", "NG", "NOT_JUDGED", "OK", None, "OK"]
+    queue = [shown(Frame(image, i, time.monotonic()), v) for i, v in enumerate(verdicts)]
 
-    def grab() -> Frame | None:
+    def grab() -> LiveResult | None:
         return queue.pop(0) if queue else None
-
-    def judge(frame: Frame) -> bool:
-        return float(frame.image.mean()) > 60.0
 
     ds = Dataset.create(tmp_path / "d")
     config = AutoCaptureConfig(count=2, every_s=0.0, only_ok=True, give_up_s=1.0)
-    events = list(auto_capture(ds, grab, config, judge=judge))
+    events = list(auto_capture(ds, grab, config))
     assert [e.entry.frame_id for e in events if e.kind == "captured"] == [0, 3]
-    assert [e.message for e in events if e.kind == "skipped"] == ["frame 1: judged NG", "frame 2: judged NG"]
+    assert [e.message for e in events if e.kind == "skipped"] == ["frame 1: judged NG", "frame 2: judged NOT_JUDGED"]
     assert events[-1].kind == "done" and len(ds.entries) == 2
-    with pytest.raises(ValueError, match="needs a model verdict"):
-        list(auto_capture(ds, grab, config))
+    queue[:] = [shown(Frame(image, 9, time.monotonic()), None)]
+    unjudged = list(auto_capture(ds, grab, AutoCaptureConfig(count=1, only_ok=True, give_up_s=0.2)))
+    assert unjudged[0].message == "frame 9: no verdict (no model is inspecting)" and unjudged[-1].kind == "stalled"
     stalled = list(auto_capture(ds, lambda: None, AutoCaptureConfig(count=1, give_up_s=0.2)))
     assert [e.kind for e in stalled] == ["stalled"]
-
-
-def test_verdict_from_slots_only_trusts_the_same_frame(tiny_model: Path, good_paths: list[Path]) -> None:
-    inspector = Inspector.from_file(tiny_model, "cpu")
-    frame = Frame(read_image(good_paths[0]), 7, 0.0)
-    result = inspector.inspect(frame.image)
-    judge = verdict_from_slots(lambda: frame, lambda: result)
-    assert judge(frame) is (not result.is_ng)
-    newer = Frame(frame.image, 8, 0.0)
-    assert judge(newer) is None  # the slots hold frame 7's verdict, not frame 8's
-    assert verdict_from_slots(lambda: frame, lambda: None)(frame) is None

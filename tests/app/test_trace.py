@@ -53,6 +53,32 @@ def test_records_are_written_in_batches_from_a_writer_thread(tmp_path: Path) -> 
     assert not writer._thread.is_alive()
 
 
+def test_a_schema_1_trace_is_migrated_and_keeps_its_rows(tmp_path: Path) -> None:
+    db = tmp_path / "trace.sqlite"
+    old = sqlite3.connect(db)  # the schema the app wrote up to 0.1.0: scores NOT NULL, no reason column
+    old.executescript("""
+        CREATE TABLE inspections (id INTEGER PRIMARY KEY, time REAL NOT NULL, frame_id INTEGER NOT NULL,
+            camera TEXT NOT NULL, model_name TEXT NOT NULL, model_version TEXT NOT NULL, score REAL NOT NULL,
+            normalized REAL NOT NULL, threshold REAL NOT NULL, verdict TEXT NOT NULL, roi TEXT,
+            latency_ms REAL NOT NULL);
+        INSERT INTO inspections VALUES (1, 10.0, 5, 'CAM-7', 'flange', 'v1', 0.2, 0.4, 0.3, 'OK', NULL, 9.0);
+        PRAGMA user_version=1;
+    """)
+    old.close()
+    writer = TraceWriter(db)
+    refused = InspectionRecord(time=T0, frame_id=0, camera="CAM-7", model_name="flange", model_version="v3",
+                               score=None, normalized=None, threshold=0.3, verdict="NOT_JUDGED", roi=None,
+                               latency_ms=1.0, reason="no frame after the trigger within 2 s", trigger=4,
+                               part_id="SN-9")  # fmt: skip
+    writer.append(refused)
+    assert writer.flush() and writer.lost == 0
+    writer.close()
+    conn = sqlite3.connect(db)
+    rows = conn.execute("SELECT id, verdict, score, reason, trigger, part_id FROM inspections ORDER BY id").fetchall()
+    assert rows == [(1, "OK", 0.2, "", 0, ""), (2, "NOT_JUDGED", None, "no frame after the trigger within 2 s", 4, "SN-9")]
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+
+
 def test_reader_is_not_blocked_while_writing(tmp_path: Path) -> None:
     db = tmp_path / "trace.sqlite"
     writer = TraceWriter(db, TraceConfig(flush_interval_s=0.01))
@@ -114,7 +140,7 @@ def ng_case(i: int, size: int = 64) -> tuple[Frame, InspectionResult, Inspection
     image = rng.integers(0, 255, (size, size, 3), dtype=np.uint8)  # noise: does not compress
     amap = np.zeros((size, size), np.float32)
     amap[10:30, 10:30] = 0.9
-    result = InspectionResult(amap, 0.8, 0.9, 0.5, True, None)
+    result = InspectionResult(amap, 0.8, 0.9, 0.5, "NG", None)
     return Frame(image, i, time.monotonic(), source_id="CAM-7"), result, record(i, "NG", t=time.time() + i)
 
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from camera_helpers import wait_until
 
-from app.camera.errors import CameraError
 from app.sources.base import FrameSource, SourceState
+from app.sources.errors import SourceError
 from app.sources.factory import open_source
 from app.sources.folder import FolderSource, FolderSourceConfig
 from app.sources.video import VideoSource, VideoSourceConfig
@@ -60,9 +60,9 @@ def test_folder_without_loop_stops_and_errors_are_named(image_folder, tmp_path):
     assert source.stats().received == 3
     source.close()
     (tmp_path / "empty").mkdir()
-    with pytest.raises(CameraError, match="empty: folder holds no images"):
+    with pytest.raises(SourceError, match="empty: folder holds no images"):
         FolderSource(FolderSourceConfig(str(tmp_path / "empty"))).open()
-    with pytest.raises(CameraError, match="nowhere: image folder does not exist"):
+    with pytest.raises(SourceError, match="nowhere: image folder does not exist"):
         FolderSource(FolderSourceConfig(str(tmp_path / "nowhere"))).open()
 
 
@@ -109,11 +109,11 @@ def test_video_is_rgb_loops_and_uses_file_rate(tmp_path):
 
 
 def test_video_errors_are_named(tmp_path):
-    with pytest.raises(CameraError, match="missing.avi: video file does not exist"):
+    with pytest.raises(SourceError, match="missing.avi: video file does not exist"):
         VideoSource(VideoSourceConfig(str(tmp_path / "missing.avi")))
     bad = tmp_path / "bad.avi"
     bad.write_bytes(b"garbage" * 100)
-    with pytest.raises(CameraError, match="bad.avi: (cannot open video|video holds no readable frame)"):
+    with pytest.raises(SourceError, match="bad.avi: (cannot open video|video holds no readable frame)"):
         VideoSource(VideoSourceConfig(str(bad))).open()
 
 
@@ -126,9 +126,9 @@ def test_factory_specs(tmp_path, image_folder):
     assert open_source("sim").config.serial is None
     camera = open_source("12345678")
     assert camera.config.serial == "12345678" and camera.stats().state == SourceState.CLOSED  # not opened yet
-    with pytest.raises(CameraError, match="folder: needs a path"):
+    with pytest.raises(SourceError, match="folder: needs a path"):
         open_source("folder:")
-    with pytest.raises(CameraError, match="no source given"):
+    with pytest.raises(SourceError, match="no source given"):
         open_source("  ")
 
 

@@ -17,7 +17,7 @@ def test_simulated_camera_features_are_listed_searched_and_edited(qtbot, make_wi
     monkeypatch.setattr("app.gui.startup.bundled_model", lambda: Path("/nonexistent/demo.safetensors"))
     window = make_window(source="sim", model=None)
     qtbot.waitUntil(
-        lambda: window.session.state == AppState.LIVE and window.latest_frame() is not None, timeout=WAIT
+        lambda: window.station.state == AppState.LIVE and window.latest() is not None, timeout=WAIT
     )
     panel, features = window.camera_panel, window.features
     qtbot.waitUntil(lambda: features.tree_data is not None, timeout=WAIT)
@@ -37,10 +37,10 @@ def test_simulated_camera_features_are_listed_searched_and_edited(qtbot, make_wi
     item = next(features.tree.topLevelItem(i) for i in range(features.tree.topLevelItemCount())
                 if features.tree.topLevelItem(i).data(0, 256) == "Width")  # fmt: skip
     item.setText(1, "320")  # the engineer types a new width
-    qtbot.waitUntil(lambda: window.latest_frame() is not None and window.latest_frame().image.shape[1] == 320,
+    qtbot.waitUntil(lambda: window.latest() is not None and window.latest().frame.image.shape[1] == 320,
                     timeout=WAIT)  # fmt: skip
     assert item.text(1) == "320"
 
     panel.frame_rate.setValue(10.0)
     panel.frame_rate.editingFinished.emit()
-    qtbot.waitUntil(lambda: 0 < window.session.stats().camera_fps < 13, timeout=WAIT)
+    qtbot.waitUntil(lambda: 0 < window.station.stats().camera_fps < 13, timeout=WAIT)

@@ -19,26 +19,26 @@ def test_settings_survive_a_restart(
     qtbot, make_window, image_folder: Path, tiny_model: Path, settings_file
 ) -> None:
     first = make_window(source=f"folder:{image_folder}")
-    qtbot.waitUntil(lambda: first.session.state == AppState.INSPECTING, timeout=WAIT)
+    qtbot.waitUntil(lambda: first.station.state == AppState.INSPECTING, timeout=WAIT)
     first.controls.set_overlay(OverlayOptions(heatmap=True, opacity=0.35, colormap="magma", outline=False))
     first.controls.overlayChanged.emit(first.controls.overlay())
     first.controls.spin.setValue(0.4321)
     first.controls.roi_check.setChecked(True)
-    first.station.view.roi.setPos((40, 30))
-    first.station.view.roi.setSize((200, 120))  # emits roiChanged when finished
+    first.board.view.roi.setPos((40, 30))
+    first.board.view.roi.setSize((200, 120))  # emits roiChanged when finished
     first.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, first.docks[2])  # the engineer moves a panel
-    roi = first.station.view.current_roi()
+    roi = first.board.view.current_roi()
     first.close()
 
     second = make_window()  # no options: everything comes from the settings file
     assert second.camera_panel.current_spec() == f"folder:{image_folder}"
     assert second.controls.overlay() == OverlayOptions(True, 0.35, "magma", False)
-    assert second.station.view.options.colormap == "magma" and not second.station.view.outline.isVisible()
-    assert second.controls.roi_check.isChecked() and second.session.roi == roi
+    assert second.board.view.options.colormap == "magma" and not second.board.view.outline.isVisible()
+    assert second.controls.roi_check.isChecked() and second.station.roi == roi
     assert second.dockWidgetArea(second.docks[2]) == Qt.DockWidgetArea.RightDockWidgetArea
-    qtbot.waitUntil(lambda: second.session.state == AppState.INSPECTING, timeout=WAIT)
-    assert second.session.model_path == tiny_model
-    qtbot.waitUntil(lambda: second.session.pipeline.threshold == pytest.approx(0.4321), timeout=WAIT)
+    qtbot.waitUntil(lambda: second.station.state == AppState.INSPECTING, timeout=WAIT)
+    assert second.station.model_path == tiny_model
+    qtbot.waitUntil(lambda: second.station.pipeline.threshold == pytest.approx(0.4321), timeout=WAIT)
     assert second.controls.spin.value() == pytest.approx(0.4321)
 
 
@@ -56,7 +56,7 @@ def test_operator_mode_hides_engineering_and_needs_the_password(qtbot, make_wind
     assert not any(dock.isVisible() for dock in window.docks)
     assert not window.menuBar().isVisible() and not window.commands.by_name["load_model"].isVisible()
     assert window.status.mode.text() == "OPERATOR MODE"
-    assert not window.station.trend.threshold_line.movable
+    assert not window.board.trend.threshold_line.movable
 
     dialog = window.modes.request_engineer()
     dialog.password.setText("wrong")

@@ -84,7 +84,7 @@ def main() -> int:
     live = LiveSlot(source)
     plan = RetrainPlan(preset="tiny", size=(96, 224), budget=args.steps, batch_size=4, device="cpu",
                        checkpoint_every=50)  # fmt: skip
-    wizard = RetrainWizard(plan, latest_frame=live, latest_result=lambda: None, deploy=lambda p: None,
+    wizard = RetrainWizard(plan, latest=live, deploy=lambda p: None,
                            registry=registry, datasets_root=work / "datasets", threads=1)  # fmt: skip
     wizard.show()
     shot = lambda name: wizard.grab().save(str(args.out / f"wizard_{name}.png"))  # noqa: E731

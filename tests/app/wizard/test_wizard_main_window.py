@@ -16,7 +16,7 @@ WAIT = 30_000  # ms; generous for a loaded 2-core CI machine
 
 
 def _version(window) -> str:
-    live = window.session.latest()
+    live = window.station.latest()
     return live.record.model_version if live is not None and live.record is not None else ""
 
 
@@ -42,7 +42,7 @@ def test_deploy_and_rollback_reach_the_live_inspection(qtbot, tmp_path: Path, go
     qtbot.addWidget(window)
     window.show()
     qtbot.waitUntil(
-        lambda: window.session.state == AppState.INSPECTING and _version(window) == old.id, timeout=WAIT
+        lambda: window.station.state == AppState.INSPECTING and _version(window) == old.id, timeout=WAIT
     )
 
     window.open_retrain_wizard()  # what the "Retrain…" menu action does
@@ -56,7 +56,7 @@ def test_deploy_and_rollback_reach_the_live_inspection(qtbot, tmp_path: Path, go
     qtbot.waitUntil(
         lambda: _version(window) == "v0002", timeout=WAIT
     )  # judged by the new version, no restart
-    assert window.session.state == AppState.INSPECTING
+    assert window.station.state == AppState.INSPECTING
 
     wizard.deploy_page.reactivate(old.id)
     qtbot.waitUntil(lambda: _version(window) == old.id, timeout=WAIT)  # rolled back on the line

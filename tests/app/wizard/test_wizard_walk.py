@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtWidgets import QMessageBox, QWizard
 
+from app.pipeline.record import LiveResult
 from app.registry import ModelRegistry
 from app.retrain.plan import RetrainPlan
 from app.sources.base import Frame
@@ -25,17 +26,17 @@ SHOTS = os.environ.get("WIZARD_SCREENSHOTS")
 
 
 class LiveSlot:
-    """The live window's latest-frame slot over a real frame source (keeps the newest frame)."""
+    """The live window's newest publication over a real frame source (shown frames, no model inspecting)."""
 
     def __init__(self, source: FolderSource) -> None:
         self.source = source
         self.frame: Frame | None = None
 
-    def __call__(self) -> Frame | None:
+    def __call__(self) -> LiveResult | None:
         newest = self.source.latest()
         if newest is not None:
             self.frame = newest
-        return self.frame
+        return LiveResult(self.frame.frame_id, self.frame, None, None, 0.0, 0.0) if self.frame else None
 
 
 @pytest.fixture
@@ -67,7 +68,7 @@ def test_walk_the_wizard_deploy_and_roll_back(qtbot, tmp_path: Path, ball_screw:
     old = registry.activate(registry.add(region_model).id)  # the line runs a model with an inspection region
     region = read_file(region_model, MODEL_FORMAT)[1]["roi"]
     deployed: list[Path] = []
-    wizard = RetrainWizard(_plan(), latest_frame=live, latest_result=lambda: None, deploy=deployed.append,
+    wizard = RetrainWizard(_plan(), latest=live, deploy=deployed.append,
                            registry=registry, datasets_root=tmp_path / "datasets", threads=1)  # fmt: skip
     qtbot.addWidget(wizard)
     wizard.show()
@@ -186,7 +187,7 @@ def test_closing_while_training_asks_and_loses_nothing(qtbot, tmp_path: Path, ba
                        batch_size=2, device="cpu", checkpoint_every=2)  # fmt: skip
 
     def open_wizard() -> RetrainWizard:
-        wizard = RetrainWizard(plan, latest_frame=lambda: None, latest_result=lambda: None, deploy=lambda p: None,
+        wizard = RetrainWizard(plan, latest=lambda: None, deploy=lambda p: None,
                                registry=ModelRegistry(tmp_path / "models"), threads=1)  # fmt: skip
         qtbot.addWidget(wizard)
         wizard.setStartId(TRAIN)  # the plan is complete: go straight to training

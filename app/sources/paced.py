@@ -1,8 +1,8 @@
 """Base for frame sources that make frames in a thread at a set rate (image folder, video file).
 
-The producing thread reads from disk (never the GUI thread), puts each frame in a latest-frame slot and
-counts frames nobody took before the next one replaced them. Exceptions never escape the thread: they end
-it with the state ERROR and ``last_error`` set.
+The producing thread reads from disk (never the GUI thread) and puts each frame in the source's
+:class:`~app.sources.slot.FrameSlot`. Exceptions never escape the thread: they end it with the state ERROR
+and ``last_error`` set.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import time
 import numpy as np
 
 from app.sources.base import Frame, SourceState, SourceStats
-
-_FPS_WINDOW_S = 1.0
+from app.sources.errors import SourceError
+from app.sources.slot import FrameSlot
 
 
 class PacedSource:
@@ -31,20 +31,17 @@ class PacedSource:
             raise ValueError(msg)
         self.name = name
         self.fps = float(fps)
-        self._cond = threading.Condition()
-        self._frame: Frame | None = None
-        self._taken = True
+        self.slot = FrameSlot()
         self._state = SourceState.CLOSED
-        self._received = self._dropped = 0
+        self._produced = 0
         self._last_error = ""
-        self._arrivals: list[float] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     # --- hooks -------------------------------------------------------------------------------------
 
     def _open_resource(self) -> None:
-        """Check and open the underlying files; raise CameraError with the path and reason."""
+        """Check and open the underlying files; raise SourceError with the path and reason."""
 
     def _next_image(self) -> tuple[np.ndarray, str] | None:
         """The next ``(image, source_id)``, or None when the source is exhausted (no looping)."""
@@ -80,6 +77,7 @@ class PacedSource:
             self._thread = None
         if self._state == SourceState.LIVE:
             self._state = SourceState.OPEN
+        self.slot.close()
 
     def close(self) -> None:
         self.stop()
@@ -88,35 +86,24 @@ class PacedSource:
         self._state = SourceState.CLOSED
 
     def latest(self) -> Frame | None:
-        with self._cond:
-            return self._take()
+        return self.slot.take()
 
     def wait_latest(self, timeout: float) -> Frame | None:
-        with self._cond:
-            self._cond.wait_for(lambda: not self._taken, timeout)
-            return self._take()
+        return self.slot.wait(timeout)
 
     def stats(self) -> SourceStats:
-        with self._cond:
-            now = time.monotonic()
-            recent = [t for t in self._arrivals if now - t <= _FPS_WINDOW_S]
-            fps = (len(recent) - 1) / max(recent[-1] - recent[0], 1e-6) if len(recent) >= 2 else 0.0
-            return SourceStats(
-                state=self._state,
-                received=self._received,
-                dropped=self._dropped,
-                fps=fps if self._state == SourceState.LIVE else 0.0,
-                last_error=self._last_error,
-                extra=self._extra(),
-            )
+        c = self.slot.counters()
+        return SourceStats(
+            state=self._state,
+            received=c.received,
+            dropped=c.dropped,
+            overruns=c.overruns,
+            fps=c.fps if self._state == SourceState.LIVE else 0.0,
+            last_error=self._last_error,
+            extra=self._extra(),
+        )
 
     # --- producing thread --------------------------------------------------------------------------
-
-    def _take(self) -> Frame | None:
-        if self._taken:
-            return None
-        self._taken = True
-        return self._frame
 
     def _run(self) -> None:
         period = 1.0 / self.fps
@@ -126,21 +113,16 @@ class PacedSource:
                 item = self._next_image()
                 if item is None:
                     self._state = SourceState.OPEN  # finished: no looping
+                    self.slot.close()
                     return
                 self._publish(*item)
                 due = max(due + period, time.monotonic() - period)  # never burst to catch up
                 self._stop.wait(max(0.0, due - time.monotonic()))
         except Exception as exc:  # noqa: BLE001 - the thread must never die silently
-            self._last_error = f"{type(exc).__name__}: {exc}"
+            self._last_error = str(exc) if isinstance(exc, SourceError) else f"{type(exc).__name__}: {exc}"
             self._state = SourceState.ERROR
+            self.slot.close()
 
     def _publish(self, image: np.ndarray, source_id: str) -> None:
-        now = time.monotonic()
-        with self._cond:
-            if not self._taken:
-                self._dropped += 1
-            self._received += 1
-            self._frame = Frame(image, self._received, now, source_id=source_id)
-            self._taken = False
-            self._arrivals = [t for t in self._arrivals if now - t <= _FPS_WINDOW_S] + [now]
-            self._cond.notify_all()
+        self._produced += 1
+        self.slot.put(Frame(image, self._produced, time.monotonic(), source_id=source_id))

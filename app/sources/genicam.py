@@ -1,9 +1,10 @@
 """A GenICam camera as a :class:`~app.sources.base.FrameSource`, acquired in its own process.
 
-The application side holds the shared-memory ring (it creates and removes it) and a supervisor thread that
+The application side holds the shared-memory ring (it creates and removes it), a supervisor thread that
 reads the acquisition process's events, restarts the process when it dies or hangs (stale heartbeat), and
-re-applies everything the application set. ``latest()`` only copies the newest frame out of shared memory:
-it never waits on the camera, the process or a pipe.
+re-applies everything the application set, and a reader thread that copies frames out of the ring into the
+source's :class:`~app.sources.slot.FrameSlot`: the newest one in free run, every one in order when the
+camera is triggered. ``latest()`` never waits on the camera, the process or a pipe.
 """
 
 from __future__ import annotations
@@ -19,10 +20,14 @@ from app.camera.errors import CameraError
 from app.camera.features import FeatureTree
 from app.camera.process_client import AcquisitionClient
 from app.camera.settings_file import capture, load_settings, save_settings
-from app.camera.shm_ring import RingCounters, ShmRing
-from app.sources.base import Frame, SourceState, SourceStats
+from app.camera.shm_ring import RingCounters, RingFrame, ShmRing
+from app.sources.base import Frame, SourceState, SourceStats, Trigger
+from app.sources.slot import FrameSlot
+from draem_core.verdict import OVERRUN
 
 _STABLE_AFTER_S = 10.0  # a process that ran this long resets the restart back-off
+_READ_POLL_S = 0.002  # the reader looks at the ring this often while no new frame is there
+_MAX_LOST_REPORTED = 1000  # a larger block-id jump is a camera restart, not lost parts
 _STATES = {"open": SourceState.OPEN, "live": SourceState.LIVE, "reconnecting": SourceState.RECONNECTING}
 
 
@@ -53,6 +58,7 @@ class GenICamSource:
         self.config = config or GenICamSourceConfig()
         self.name = name or f"camera {self.config.serial or '(first)'}"
         self.info: dict = {}  # vendor, model, serial ... once open
+        self.slot = FrameSlot()
         self._client: AcquisitionClient | None = None
         self._ring: ShmRing | None = None
         self._lock = threading.RLock()  # state fields below
@@ -64,8 +70,10 @@ class GenICamSource:
         self._replay: dict[tuple, tuple] = {}  # settings to re-apply in a restarted process
         self._last_seq = 0  # ring sequence number of the last frame returned
         self._last_frame_id = 0  # last frame id returned; ids never go back
+        self._last_block = 0  # last camera block id read in triggered mode (0: none yet)
         self._id_offset = 0  # added to camera block ids, which restart after a reconnect
         self._read_lock = threading.Lock()
+        self._reader: threading.Thread | None = None
         self._supervisor: threading.Thread | None = None
         self._closing = threading.Event()
         self._spawned_at = 0.0  # when the current acquisition process was started
@@ -85,6 +93,8 @@ class GenICamSource:
             target=self._supervise, name=f"{self.name} supervisor", daemon=True
         )
         self._supervisor.start()
+        self._reader = threading.Thread(target=self._read_loop, name=f"{self.name} reader", daemon=True)
+        self._reader.start()
 
     def start(self) -> None:
         """Start streaming (frames left from before a stop are not returned)."""
@@ -94,6 +104,7 @@ class GenICamSource:
         with self._read_lock:
             if self._ring is not None:
                 self._last_seq = max(self._last_seq, self._ring.counters().latest)
+            self.slot.clear()
         self._call("start")
         with self._lock:
             if self._state == SourceState.OPEN:
@@ -108,10 +119,15 @@ class GenICamSource:
         with self._lock:
             if self._state == SourceState.LIVE:
                 self._state = SourceState.OPEN
+        self.slot.close()
 
     def close(self) -> None:
         """Close the device, end the process and free the shared memory (blocks up to a few seconds)."""
         self._closing.set()
+        self.slot.close()
+        if self._reader is not None:
+            self._reader.join(2.0)
+            self._reader = None
         if self._supervisor is not None:
             self._supervisor.join(self.config.open_timeout_s + 5)
             self._supervisor = None
@@ -129,35 +145,81 @@ class GenICamSource:
 
     def latest(self) -> Frame | None:
         """The newest frame not returned before, or None (never blocks on the camera)."""
-        with self._read_lock:
-            if self._ring is None:
-                return None
-            got = self._ring.read_latest(self._last_seq)
-            if got is None:
-                return None
-            if self._last_seq:
-                self._skipped += max(0, got.seq - self._last_seq - 1)
-            self._last_seq = got.seq
-            if got.frame_id + self._id_offset <= self._last_frame_id:  # block ids restart after a reconnect
-                self._id_offset = self._last_frame_id - got.frame_id + 1
-            self._last_frame_id = got.frame_id + self._id_offset
-            frame_id = self._last_frame_id
-        serial = self.info.get("serial", self.config.serial or "")
-        return Frame(got.image, frame_id, got.timestamp, got.device_timestamp, source_id=serial)
+        return self.slot.take()
 
     def wait_latest(self, timeout: float) -> Frame | None:
         """Wait up to ``timeout`` seconds for a new frame (not on the GUI thread)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            frame = self.latest()
-            if frame is not None or time.monotonic() >= deadline:
-                return frame
-            time.sleep(min(0.002, max(deadline - time.monotonic(), 0)))
+        return self.slot.wait(timeout)
+
+    @property
+    def camera_id(self) -> str:
+        """The serial number once open (records name the camera by it), else the configured one or the name."""
+        return str(self.info.get("serial") or self.config.serial or self.name)
+
+    def has_trigger(self) -> bool:
+        """The camera has trigger nodes (``TriggerMode`` and ``TriggerSoftware``): it can be triggered itself."""
+        return bool(self.control("has", "TriggerMode")) and bool(self.control("has", "TriggerSoftware"))
+
+    # --- the reader thread: ring -> slot -----------------------------------------------------------
+
+    def _read_loop(self) -> None:
+        while not self._closing.is_set():
+            try:
+                frames = self._read_new()
+            except Exception as exc:  # noqa: BLE001 - the reader never dies; the ring may be replaced meanwhile
+                self._note_error(f"reading a frame failed: {type(exc).__name__}: {exc}")
+                frames = []
+            for frame in frames:
+                self.slot.put(frame)
+            if not frames:
+                self._closing.wait(_READ_POLL_S)
+
+    def _read_new(self) -> list[Frame]:
+        """Frames written since the last read: the newest only in free run, all of them in order when triggered."""
+        with self._read_lock:
+            ring = self._ring
+            if ring is None or not self._want_live:
+                return []
+            if not self.slot.triggered:
+                got = ring.read_latest(self._last_seq)
+                return [self._to_frame(got)] if got is not None else []
+            latest, frames = ring.counters().latest, []
+            for seq in range(self._last_seq + 1, latest + 1):
+                got = ring.read(seq)
+                if got is None:  # overwritten before we got to it: a triggered part without its frame
+                    self._skipped += 1
+                    self._last_seq = seq
+                    self.slot.miss(Trigger(0, "", time.monotonic()), f"{OVERRUN}: frame {seq} overwritten in the ring")
+                    continue
+                self._count_lost_blocks(got)
+                frames.append(self._to_frame(got))
+            return frames
+
+    def _count_lost_blocks(self, got: RingFrame) -> None:
+        """Triggered: camera block ids that never arrived are parts without a frame (NOT_JUDGED, not silence)."""
+        last, self._last_block = self._last_block, got.frame_id
+        gap = got.frame_id - last - 1 if last else 0
+        if 0 < gap <= _MAX_LOST_REPORTED:
+            reason = f"frame lost between camera and host (block ids {last + 1}-{got.frame_id - 1})"
+            for _ in range(gap):
+                self.slot.miss(Trigger(0, "", got.timestamp), reason)
+
+    def _to_frame(self, got: RingFrame) -> Frame:
+        """A ring frame as a Frame with an id that never goes back (called with the read lock held)."""
+        if self._last_seq:
+            self._skipped += max(0, got.seq - self._last_seq - 1)
+        self._last_seq = got.seq
+        if got.frame_id + self._id_offset <= self._last_frame_id:  # block ids restart after a reconnect
+            self._id_offset = self._last_frame_id - got.frame_id + 1
+        self._last_frame_id = got.frame_id + self._id_offset
+        serial = self.info.get("serial", self.config.serial or "")
+        return Frame(got.image, self._last_frame_id, got.timestamp, got.device_timestamp, source_id=serial)
 
     def stats(self) -> SourceStats:
         """Counters across process restarts, plus ``extra`` details."""
         ring = self._ring
         now = ring.counters() if ring is not None else RingCounters(0, 0, 0, 0, 0.0, 0.0)
+        slot = self.slot.counters()
         with self._lock:
             b = self._base
             lost = b.lost + now.lost
@@ -172,7 +234,8 @@ class GenICamSource:
             return SourceStats(
                 state=self._state,
                 received=b.received + now.received,
-                dropped=self._skipped + lost,
+                dropped=self._skipped + lost + slot.dropped,
+                overruns=slot.overruns,
                 incomplete=b.incomplete + now.incomplete,
                 fps=now.fps if self._state == SourceState.LIVE else 0.0,
                 reconnects=self._restarts + self._device_reconnects,

@@ -1,0 +1,107 @@
+"""``draem-inspect run``: the inspection station without a window (a plant service, soak tests, benchmarks).
+
+Runs the same :class:`~app.station.Station` as the window. SIGTERM and SIGINT end it cleanly: sources
+closed, the trace flushed, the JSON report written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from app.sources.factory import SPEC_HELP
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``run``."""
+    p = sub.add_parser(
+        "run",
+        help="run the inspection station without a window",
+        description="Judge frames of one or more sources with the same station the window runs, and print a JSON "
+        "report (OK/NG/NOT_JUDGED counts, rate, latency, per camera). Without --frames or --seconds it runs until "
+        "SIGTERM/SIGINT.",
+    )
+    p.add_argument("--source", action="append", metavar="SPEC", help=f"{SPEC_HELP}; repeat for several cameras "
+                   "(default: demo)")  # fmt: skip
+    p.add_argument("--model", action="append", type=Path, metavar="PATH",
+                   help="model file; one applies to every source, or give one per source (default: the registry's "
+                   "active model, else the bundled demo model)")  # fmt: skip
+    stop = p.add_mutually_exclusive_group()
+    stop.add_argument("--frames", type=_positive_int, metavar="N",
+                      help="stop after N verdicts per camera (with --trigger: issue N triggers, wait for their verdicts)")  # fmt: skip
+    stop.add_argument("--seconds", type=_positive_float, metavar="S", help="stop after S seconds")
+    p.add_argument("--trigger", choices=("software", "hardware"),
+                   help="judge one part per trigger: software (issued at --rate) or the cameras' trigger input")  # fmt: skip
+    p.add_argument("--rate", type=_positive_float, default=2.0, metavar="HZ", help="software triggers per second (default 2)")
+    p.add_argument("--queue", type=_positive_int, default=8, metavar="N",
+                   help="triggered: frames waiting per camera before a trigger overruns (NOT_JUDGED) (default 8)")  # fmt: skip
+    p.add_argument("--trace", type=Path, metavar="DB", help="trace database (default: the one in the data folder)")
+    p.add_argument("--json", type=Path, metavar="REPORT", help="also write the JSON report to this file")
+    p.add_argument("--device", default="auto", help="where the models run: auto, cpu or cuda (default auto)")
+    p.set_defaults(func=cmd_run)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Open the station, run the plan, print (and write) the report."""
+    from app.paths import data_home
+    from app.station.headless import RunPlan, open_station, run_station
+    from app.station.modes import AcquisitionMode
+    from app.station.station import StationConfig
+    from draem_core.imageio import write_bytes_atomic
+
+    specs = args.source or ["demo"]
+    models = args.model or [_default_model()]
+    mode = AcquisitionMode(args.trigger) if args.trigger else AcquisitionMode.FREE_RUN
+    config = StationConfig(device=args.device, queue_size=args.queue, trace_path=args.trace)
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    headless = open_station(specs, models, data_home(), config=config,
+                            log=lambda line: print(f"draem-inspect run: {line}", file=sys.stderr))  # fmt: skip
+    try:
+        plan = RunPlan(frames=args.frames, seconds=args.seconds, mode=mode, rate_hz=args.rate)
+        doc = run_station(headless, plan, stop)
+    finally:
+        headless.close()
+    text = json.dumps(doc, indent=2)
+    if args.json is not None:
+        write_bytes_atomic(args.json, (text + "\n").encode())
+    print(text)
+    return 0
+
+
+def _default_model() -> Path:
+    """As the window chooses without a last-used model: the registry's active version, else the bundled one."""
+    from app.gui.startup import LaunchOptions, choose_model
+    from app.paths import data_home
+    from draem_core.errors import ModelFileError
+
+    model = choose_model(LaunchOptions(), None, data_home() / "models")
+    if model is None:
+        raise ModelFileError("(none)", "no model given, no active registry version and no bundled demo model")
+    return model
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    def handler(*_args) -> None:
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, handler)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    return value

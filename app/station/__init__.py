@@ -1,0 +1,8 @@
+"""The Qt-free inspection station: cameras, pipelines, sinks, outputs, models, triggers and health."""
+
+from app.station.camera import Camera
+from app.station.jobs import JobRunner, ThreadJobs
+from app.station.modes import AcquisitionMode
+from app.station.station import Station, StationConfig, StationError
+
+__all__ = ["AcquisitionMode", "Camera", "JobRunner", "Station", "StationConfig", "StationError", "ThreadJobs"]

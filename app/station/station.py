@@ -1,0 +1,510 @@
+"""The inspection station, Qt-free: its cameras, their pipelines, the sinks and outputs, models and health.
+
+The GUI is a view over a :class:`Station` (through a thin Qt adapter); ``draem-inspect run`` and the
+self-test drive the same class without a window. Everything that may block (opening a camera, loading a
+model, closing a source or an output) is handed to the injected ``run(fn, on_done, on_failed)``; outcomes come
+back as state changes and the ``on_*`` callbacks, which may be called from any thread the runner uses.
+
+Every frame the station takes to judge and every trigger ends in exactly one record (OK, NG or NOT_JUDGED,
+see :mod:`draem_core.verdict`); the trace, the NG image store and the outputs (reject pulse per camera, the
+result stream, and whatever :meth:`Station.add_output` adds) receive it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from app.ng_store import NgStore, NgStoreConfig
+from app.pipeline import InspectionPipeline, LiveResult, PipelineConfig, PipelineStats
+from app.pipeline.pipeline import RecordSink
+from app.reject import PulseOutput, RejectConfig, StreamOutput
+from app.sources.base import FrameSource, Trigger
+from app.sources.errors import SourceError
+from app.state import AppState, AppStatus, StateMachine
+from app.station.camera import Camera, close_quietly, open_camera_source
+from app.station.health import CameraHealth, banner, next_state
+from app.station.jobs import JobRunner
+from app.station.modes import HARDWARE_SOURCE, AcquisitionMode, apply_mode
+from app.trace import TraceWriter
+from draem_core.errors import DraemError
+from draem_core.inspector import Inspector, Roi
+from draem_core.verdict import threshold_in_force
+
+SourceFactory = Callable[[str], FrameSource]
+ErrorSink = Callable[[str, object], None]  # (where, exception or text)
+MAX_CAMERAS = 4
+
+
+class StationError(DraemError):
+    """The station was asked for something it cannot do now (names what and why)."""
+
+
+@dataclass(frozen=True)
+class StationConfig:
+    """How the station runs its cameras."""
+
+    device: str = "auto"  # where models run ("auto": the GPU when there is one)
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)  # worker timings of each camera
+    queue_size: int = 8  # triggered mode: frames waiting to be judged per camera before triggers overrun
+    trigger_timeout_s: float = 2.0  # triggered mode: a trigger without a frame after this long is NOT_JUDGED
+    ng_images: bool = True  # keep frames of rejected parts in <data>/ng_images
+    trace_path: Path | None = None  # the trace database; None: <data>/trace.sqlite
+
+
+class Station:
+    """Sources, pipelines, trace, NG images, outputs, models and the health state machine of one station.
+
+    Args:
+        data_dir: Folder of the trace database and the NG images.
+        run: Runs blocking work elsewhere (see :mod:`app.station.jobs`).
+        source_factory: Turns a spec (``demo``, ``sim``, a serial, ``folder:...``) into a closed source.
+        reject: Reject-pulse and result-stream settings.
+        config: Device, timings, queue sizes.
+        on_state: Called with every :class:`AppStatus` change.
+        on_model: Called with the model path once a model is in use.
+        on_model_failed: Called with ``(path, reason)`` when a model could not be loaded (the previous stays).
+        on_sources: Called with the list of connected cameras after they changed.
+        on_error: The app-level error sink ``(where, exception or text)``.
+    """
+
+    def __init__(self, *, data_dir: Path, run: JobRunner, source_factory: SourceFactory | None = None,
+                 reject: RejectConfig | None = None, config: StationConfig | None = None,
+                 on_state: Callable[[AppStatus], None] | None = None, on_model: Callable[[Path], None] | None = None,
+                 on_model_failed: Callable[[Path, str], None] | None = None,
+                 on_sources: Callable[[list[Camera]], None] | None = None,
+                 on_error: ErrorSink | None = None) -> None:  # fmt: skip
+        self.data_dir = Path(data_dir)
+        self.config = config or StationConfig()
+        self.reject_config = reject or RejectConfig()
+        self._run = run
+        self._factory = source_factory or _default_factory
+        self._on_model, self._on_model_failed = on_model, on_model_failed
+        self._on_sources, self._on_error = on_sources, on_error
+        self.machine = StateMachine(on_change=on_state)
+        self.specs: tuple[str, ...] = ()
+        self.cameras: list[Camera] = []
+        self.model_path: Path | None = None  # the model of every camera without a model of its own
+        self.inspector: Inspector | None = None  # camera 0's model (or the one loaded before connecting)
+        self.camera_models: dict[int, Path] = {}  # cameras with a model of their own (index -> file)
+        self.trace: TraceWriter | None = None
+        self.ng_store: NgStore | None = None
+        self.stream: StreamOutput | None = None
+        self.mode = AcquisitionMode.FREE_RUN
+        self.hardware_line = HARDWARE_SOURCE  # trigger input of cameras in hardware-trigger mode
+        self.roi: Roi | None = None
+        self.recipe = ""
+        self._extra_outputs: list[RecordSink] = []
+        self._operator_threshold: float | None = None
+        self._want_inspect = True
+        self._resume = AppState.INSPECTING
+        self._token = 0  # identifies the newest connect request; older answers are discarded
+        self._triggers = itertools.count(1)
+        self._lock = threading.RLock()
+        self._sinks_lock = threading.Lock()
+        self._closed = False
+
+    # --- reading -----------------------------------------------------------------------------------
+
+    @property
+    def state(self) -> AppState:
+        return self.machine.state
+
+    def status(self) -> AppStatus:
+        return self.machine.status()
+
+    @property
+    def source(self) -> FrameSource | None:
+        """The first camera's source (the one a single-camera window shows)."""
+        cameras = self.cameras
+        return cameras[0].source if cameras else None
+
+    @property
+    def pipeline(self) -> InspectionPipeline | None:
+        cameras = self.cameras
+        return cameras[0].pipeline if cameras else None
+
+    def latest(self, camera: int = 0) -> LiveResult | None:
+        """The newest publication of a camera's pipeline (frame, result and record together)."""
+        cameras = self.cameras
+        return cameras[camera].pipeline.latest() if camera < len(cameras) else None
+
+    def stats(self, camera: int = 0) -> PipelineStats | None:
+        cameras = self.cameras
+        return cameras[camera].pipeline.stats() if camera < len(cameras) else None
+
+    def camera_stats(self) -> list[PipelineStats]:
+        """Every camera's statistics, in source order."""
+        return [c.pipeline.stats() for c in self.cameras]
+
+    @property
+    def threshold(self) -> float | None:
+        """The raw threshold in force (None without a model)."""
+        pipeline = self.pipeline
+        if pipeline is not None and pipeline.inspector is not None:
+            return pipeline.threshold
+        inspector = self.inspector
+        return threshold_in_force(inspector.calibration, self._operator_threshold) if inspector else None
+
+    def banner(self) -> tuple[str, str]:
+        """``(text, level)`` of the banner the operator sees (see :func:`app.station.health.banner`)."""
+        store = self.ng_store
+        return banner(self.status(), has_model=self.inspector is not None,
+                      ng_state=store.state if store else None, ng_warning=store.warning if store else "")  # fmt: skip
+
+    # --- connecting --------------------------------------------------------------------------------
+
+    def connect_source(self, specs: str | Sequence[str]) -> None:
+        """Open and start the sources off the caller's thread; CONNECTING, then LIVE/INSPECTING or ERROR."""
+        specs = (specs,) if isinstance(specs, str) else tuple(specs)
+        if not specs or len(specs) > MAX_CAMERAS:
+            msg = f"a station has 1 to {MAX_CAMERAS} sources, not {len(specs)}"
+            raise StationError(msg)
+        if not self.machine.enabled("connect"):
+            return
+        with self._lock:
+            old = self._detach()
+            self.specs = specs
+            self._token += 1
+            token = self._token
+        self.machine.go(AppState.CONNECTING, f"opening {', '.join(specs)} …")
+        self._run(lambda: self._open(specs, old), lambda opened: self._opened(token, opened),
+                  lambda exc: self._open_failed(token, specs, exc))  # fmt: skip
+
+    def _open(self, specs: tuple[str, ...], old: list[Camera]) -> list[tuple[FrameSource, Inspector | None]]:
+        close_quietly(old)
+        self._ensure_sinks()
+        opened: list[tuple[FrameSource, Inspector | None]] = []
+        try:
+            for i, spec in enumerate(specs):
+                source = open_camera_source(self._factory, spec, self.config)
+                opened.append((source, self._inspector_for(i)))
+        except BaseException:
+            for source, _ in opened:
+                close_quietly([source])
+            raise
+        return opened
+
+    def _inspector_for(self, index: int) -> Inspector | None:
+        """Camera ``index``'s own model instance (a worker thread each): camera 0 takes the loaded one."""
+        path = self.camera_models.get(index, self.model_path)
+        if index == 0 and (path is None or self.inspector is not None):
+            return self.inspector
+        if path is None:
+            return None
+        try:
+            return Inspector.from_file(path, self.config.device)
+        except Exception as exc:  # noqa: BLE001 - this camera runs without a model; the others go on
+            self._report("model", exc)
+            return None
+
+    def _opened(self, token: int, opened: list[tuple[FrameSource, Inspector | None]]) -> None:
+        with self._lock:
+            if token != self._token or self._closed:  # superseded or shut down meanwhile
+                self._run(lambda: close_quietly([s for s, _ in opened]))
+                return
+            self._ensure_stream()
+            if opened and opened[0][1] is None:  # a model loaded while the sources opened
+                opened[0] = (opened[0][0], self.inspector)
+            self.cameras = [self._make_camera(i, self.specs[i], s, ins) for i, (s, ins) in enumerate(opened)]
+            missing = [i for i, (_, ins) in enumerate(opened) if ins is None and i > 0]
+        for index in missing:
+            path = self.camera_models.get(index, self.model_path)
+            if path is not None:
+                self._load_for(path, [index], every_camera=False)
+        mode_job = self._mode_job(self.mode) if self.mode != AcquisitionMode.FREE_RUN else None
+        for camera in self.cameras:
+            camera.pipeline.start()
+        self.machine.go(self._running_state(), f"connected to {', '.join(c.name for c in self.cameras)}")
+        self._sources_changed()
+        if mode_job is not None:
+            self._run(mode_job, None, lambda exc: self._report("trigger", exc))
+
+    def _make_camera(self, index: int, spec: str, source: FrameSource, inspector: Inspector | None) -> Camera:
+        pulse = self._make_pulse(source)
+        camera = Camera(index, spec, source, None, pulse)  # type: ignore[arg-type]
+        camera.pipeline = InspectionPipeline(source, inspector, outputs=self._outputs_for(camera),
+                                             ng_store=self.ng_store, roi=self.roi, config=self.config.pipeline,
+                                             on_error=self._report)  # fmt: skip
+        if inspector is not None and self._operator_threshold is not None:
+            camera.pipeline.set_threshold(self._operator_threshold)
+        camera.pipeline.set_recipe(self.recipe)
+        camera.pipeline.set_inspecting(self._want_inspect)
+        return camera
+
+    def _outputs_for(self, camera: Camera) -> list[RecordSink]:
+        outputs: list[RecordSink] = [o for o in (self.trace, camera.pulse, self.stream) if o is not None]
+        return outputs + self._extra_outputs
+
+    def _open_failed(self, token: int, specs: tuple[str, ...], exc: BaseException) -> None:
+        if token != self._token or self._closed:
+            return
+        self._report("source", exc)
+        self.machine.go(AppState.ERROR, f"could not open {', '.join(specs)}: {exc}")
+
+    def disconnect_source(self) -> None:
+        """Stop inspecting and close the sources (off the caller's thread)."""
+        with self._lock:
+            old = self._detach()
+            self._token += 1
+        if self.machine.can_go(AppState.IDLE):
+            self.machine.go(AppState.IDLE, "disconnected")
+        self._run(lambda: close_quietly(old), None, lambda exc: self._report("source", exc))
+
+    def _detach(self) -> list[Camera]:
+        old, self.cameras = self.cameras, []
+        if old:
+            self._sources_changed()
+        return old
+
+    def _sources_changed(self) -> None:
+        if self._on_sources is not None:
+            self._on_sources(list(self.cameras))
+
+    def _ensure_sinks(self) -> None:
+        """Open the trace and the NG store once (disk: called on a job thread)."""
+        with self._sinks_lock:
+            if self.trace is None:
+                try:
+                    path = self.config.trace_path or self.data_dir / "trace.sqlite"
+                    self.trace = TraceWriter(path, on_error=self._report)
+                except Exception as exc:  # noqa: BLE001 - inspect without a trace rather than not at all
+                    self._report("trace", exc)
+            if self.ng_store is None and self.config.ng_images:
+                try:
+                    self.ng_store = NgStore(NgStoreConfig(self.data_dir / "ng_images"), on_error=self._report)
+                except OSError as exc:
+                    self._report("NG images", exc)
+
+    # --- outputs -----------------------------------------------------------------------------------
+
+    def _make_pulse(self, source: FrameSource) -> PulseOutput | None:
+        if not self.reject_config.pulse_enabled:
+            return None
+        pulse = PulseOutput(self.reject_config, source=source, on_error=self._report)
+        if pulse.pulse_unavailable:
+            self._report("reject output", pulse.pulse_unavailable)
+        return pulse
+
+    def _ensure_stream(self) -> None:
+        config = self.reject_config
+        if self.stream is not None or not config.tcp_enabled:
+            return
+        try:
+            self.stream = StreamOutput(config, on_error=self._report)
+        except OSError as exc:  # e.g. the port is taken by another program: the pulse is not affected
+            self._report("result stream", OSError(f"cannot listen on {config.host}:{config.port}: {exc}"))
+
+    def set_reject_config(self, config: RejectConfig) -> None:
+        """Use new reject settings: pulses are rebuilt at once; the old stream is closed before the new binds."""
+        with self._lock:
+            self.reject_config = config
+            old_stream, self.stream = self.stream, None
+            old_pulses = [c.pulse for c in self.cameras if c.pulse is not None]
+            for camera in self.cameras:
+                camera.pulse = self._make_pulse(camera.source)
+                camera.pipeline.set_outputs(self._outputs_for(camera))
+
+        def swap_stream() -> None:
+            for output in [old_stream, *old_pulses]:
+                if output is not None:
+                    close_quietly([output])
+            with self._lock:
+                if self.reject_config is config and not self._closed:
+                    self._ensure_stream()
+                    self._refresh_outputs()
+
+        self._run(swap_stream, None, lambda exc: self._report("result stream", exc))
+
+    def add_output(self, output: RecordSink) -> None:
+        """Send every record of every camera to ``output`` too (e.g. an OPC UA server, an MQTT client)."""
+        with self._lock:
+            self._extra_outputs.append(output)
+            self._refresh_outputs()
+
+    def remove_output(self, output: RecordSink) -> None:
+        with self._lock:
+            if output in self._extra_outputs:
+                self._extra_outputs.remove(output)
+            self._refresh_outputs()
+
+    def _refresh_outputs(self) -> None:
+        for camera in self.cameras:
+            camera.pipeline.set_outputs(self._outputs_for(camera))
+
+    # --- inspection --------------------------------------------------------------------------------
+
+    def _running_state(self) -> AppState:
+        return AppState.INSPECTING if self._want_inspect and self.inspector is not None else AppState.LIVE
+
+    def set_inspecting(self, on: bool) -> None:
+        """Start (True) or stop judging frames; without a model frames are only shown."""
+        self._want_inspect = bool(on)
+        for camera in self.cameras:
+            camera.pipeline.set_inspecting(on)
+        if self.state in (AppState.LIVE, AppState.INSPECTING):
+            self.machine.go(self._running_state())
+        elif self.state == AppState.RECONNECTING:
+            self._resume = self._running_state()
+
+    def set_threshold(self, raw: float | None) -> None:
+        """Operator threshold for every camera (None = each model's calibrated one, else 0.5)."""
+        if raw is not None and not 0.0 < raw < 1.0:
+            msg = f"threshold {raw} is not inside (0, 1)"
+            raise ValueError(msg)
+        self._operator_threshold = raw
+        for camera in self.cameras:
+            camera.pipeline.set_threshold(raw)
+        if not self.cameras and self.inspector is not None:
+            self.inspector.set_threshold(raw)
+
+    def set_roi(self, roi: Roi | None) -> None:
+        self.roi = roi
+        for camera in self.cameras:
+            camera.pipeline.set_roi(roi)
+
+    def set_recipe(self, name: str) -> None:
+        """The recipe name written into every record from the next frame on."""
+        self.recipe = name
+        for camera in self.cameras:
+            camera.pipeline.set_recipe(name)
+
+    def reset_counters(self) -> None:
+        for camera in self.cameras:
+            camera.pipeline.reset_counters()
+
+    # --- triggers ----------------------------------------------------------------------------------
+
+    def set_mode(self, mode: AcquisitionMode | str, hardware_line: str = "") -> None:
+        """Free run, or triggered by software / by the cameras' hardware trigger input ``hardware_line``
+        (default Line1); the camera commands run off the caller's thread."""
+        mode = AcquisitionMode(mode)
+        self.mode = mode
+        self.hardware_line = hardware_line or self.hardware_line
+        if self.cameras:
+            self._run(self._mode_job(mode), None, lambda exc: self._report("trigger", exc))
+
+    def _mode_job(self, mode: AcquisitionMode) -> Callable[[], None]:
+        cameras, line = list(self.cameras), self.hardware_line
+
+        def job() -> None:
+            for camera in cameras:  # one camera's failure must not keep the others in the old mode
+                try:
+                    apply_mode(camera, mode, line)
+                except Exception as exc:  # noqa: BLE001 - reported per camera
+                    self._report("trigger", exc)
+
+        return job
+
+    def trigger(self, part_id: str = "") -> Trigger:
+        """Judge the part in front of the cameras now; its record carries the trigger's number and ``part_id``.
+
+        Raises:
+            StationError: not in a triggered mode, or no camera connected.
+        """
+        if self.mode == AcquisitionMode.FREE_RUN:
+            raise StationError("trigger: the station is in free run; switch to a triggered mode first")
+        cameras = list(self.cameras)
+        if not cameras:
+            raise StationError("trigger: no camera is connected")
+        idle = [c.name for c in cameras if not c.source.slot.triggered]
+        if idle:
+            raise StationError(f"trigger: {', '.join(idle)} not in triggered mode (yet, or it failed: see the errors)")
+        trigger = Trigger(next(self._triggers), str(part_id), time.monotonic())
+        for camera in cameras:
+            camera.pipeline.trigger(trigger)
+            if camera.camera_triggered:
+                self._run(camera.source.software_trigger, None, lambda exc: self._report("trigger", exc))
+        return trigger
+
+    # --- models ------------------------------------------------------------------------------------
+
+    def load_model(self, path: str | Path, camera: int | None = None) -> None:
+        """Load a model off the caller's thread for every camera (``camera`` None) or for one camera; the previous
+        model stays where loading fails."""
+        path = Path(path)
+        targets = [camera] if camera is not None else list(range(max(1, len(self.cameras))))
+        self._load_for(path, targets, every_camera=camera is None)
+
+    def _load_for(self, path: Path, targets: list[int], every_camera: bool) -> None:
+        self._run(lambda: [Inspector.from_file(path, self.config.device) for _ in targets],
+                  lambda loaded: self._model_ready(path, dict(zip(targets, loaded, strict=True)), every_camera),
+                  lambda exc: self._model_failed(path, exc))  # fmt: skip
+
+    def _model_ready(self, path: Path, loaded: dict[int, Inspector], every_camera: bool) -> None:
+        with self._lock:
+            if every_camera:
+                self.camera_models = {}
+            else:
+                self.camera_models.update(dict.fromkeys(loaded, path))
+            if 0 in loaded:  # camera 0's model is the station's: the window shows it
+                self.inspector, self.model_path, self._operator_threshold = loaded[0], path, None
+            for index, inspector in loaded.items():
+                if index < len(self.cameras):
+                    self.cameras[index].pipeline.set_inspector(inspector)
+            late = [c.index for c in self.cameras if every_camera and c.index not in loaded]  # connected meanwhile
+        if late:
+            self._load_for(path, late, every_camera=False)
+        if self.state == AppState.LIVE and self._want_inspect and self.inspector is not None:
+            self.machine.go(AppState.INSPECTING, f"model {self.inspector.meta.name} loaded")
+        if self._on_model is not None:
+            self._on_model(path)
+
+    def _model_failed(self, path: Path, exc: BaseException) -> None:
+        self._report("model", exc)
+        kept = f"; still using {self.inspector.meta.name}" if self.inspector is not None else ""
+        if self._on_model_failed is not None:
+            self._on_model_failed(path, f"{exc}{kept}")
+
+    # --- health ------------------------------------------------------------------------------------
+
+    def poll(self) -> PipelineStats | None:
+        """Follow the cameras' health (call a few times a second); returns camera 0's stats."""
+        cameras = list(self.cameras)
+        if not cameras:
+            return None
+        stats = [c.pipeline.stats() for c in cameras]
+        health = [CameraHealth(c.name, s.source_state, s.source_error) for c, s in zip(cameras, stats, strict=True)]
+        change = next_state(self.state, health)
+        if change is not None:
+            state, message = change
+            if state == AppState.RECONNECTING:
+                self._resume = self.state
+            elif state == AppState.ERROR:
+                self._report("source", message)
+            elif self.state == AppState.RECONNECTING:
+                state = self._resume if self._resume in (AppState.LIVE, AppState.INSPECTING) else self._running_state()
+            self.machine.go(state, message)
+        return stats[0]
+
+    def shutdown(self, timeout: float = 3.0) -> None:
+        """Stop everything: bounded waits, nothing left running, the trace flushed."""
+        with self._lock:
+            self._closed = True
+            old = self._detach()
+            stream, self.stream = self.stream, None
+        close_quietly(old, timeout)
+        close_quietly([o for o in (stream, *self._extra_outputs) if o is not None])
+        for sink in (self.trace, self.ng_store):
+            if sink is not None:
+                try:
+                    sink.close(timeout)
+                except Exception:  # noqa: BLE001 - shutting down: the sink reported its own errors
+                    pass
+
+    def _report(self, where: str, error: object) -> None:
+        if self._on_error is not None:
+            self._on_error(where, error)
+
+
+def _default_factory(spec: str) -> FrameSource:
+    from app.sources.factory import open_source
+
+    return open_source(spec)
+
+
+__all__ = ["Station", "StationConfig", "StationError", "SourceError"]

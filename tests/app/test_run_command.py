@@ -1,0 +1,99 @@
+"""``draem-inspect run``: the station without a window, its JSON report, triggers and a clean stop on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.cli.main import main
+from draem_core.imageio import write_image_atomic
+
+KEYS = {"ok", "ng", "not_judged", "triggers", "dropped", "fps", "latency_p50_ms", "latency_p95_ms"}
+
+
+@pytest.fixture()
+def frames(tmp_path: Path) -> Path:
+    folder = tmp_path / "frames"
+    rng = np.random.default_rng(5)
+    for i in range(3):
+        write_image_atomic(folder / f"{i}.png", rng.integers(0, 255, (96, 160, 3), dtype=np.uint8))
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def data_home(tmp_path: Path, monkeypatch) -> Path:
+    home = tmp_path / "home"
+    monkeypatch.setenv("DRAEM_INSPECT_HOME", str(home))
+    return home
+
+
+def test_free_run_reports_every_camera_and_traces_every_verdict(frames: Path, tiny_model: Path, tmp_path: Path,
+                                                                 capsys) -> None:  # fmt: skip
+    report, trace = tmp_path / "report.json", tmp_path / "trace.sqlite"
+    code = main(["run", "--source", f"folder:{frames}", "--model", str(tiny_model), "--frames", "5",
+                 "--trace", str(trace), "--json", str(report), "--device", "cpu"])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    doc = json.loads(report.read_text())
+    assert json.loads(capsys.readouterr().out) == doc  # printed and written alike
+    assert KEYS <= set(doc) and len(doc["cameras"]) == 1 and KEYS <= set(doc["cameras"][0])
+    assert doc["ok"] + doc["ng"] + doc["not_judged"] >= 5 and doc["triggers"] == 0
+    rows = sqlite3.connect(trace).execute("SELECT COUNT(*) FROM inspections").fetchone()[0]
+    assert rows >= doc["ok"] + doc["ng"] + doc["not_judged"]  # the trace holds them (and any before the run)
+
+
+def test_software_triggers_on_two_sources_give_each_trigger_one_verdict_per_camera(frames: Path, tiny_model: Path,
+                                                                                   capsys) -> None:  # fmt: skip
+    code = main(["run", "--source", f"folder:{frames}", "--source", "demo", "--model", str(tiny_model),
+                 "--trigger", "software", "--rate", "10", "--frames", "8", "--device", "cpu"])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["mode"] == "software" and doc["triggers"] == 8 and len(doc["cameras"]) == 2
+    for camera in doc["cameras"]:
+        assert camera["ok"] + camera["ng"] + camera["not_judged"] == 8 and camera["triggers"] == 8
+    assert [c["spec"] for c in doc["cameras"]] == [f"folder:{frames}", "demo"]
+
+
+def test_a_source_that_cannot_open_is_one_line(tmp_path: Path, tiny_model: Path, capsys) -> None:
+    code = main(["run", "--source", f"folder:{tmp_path / 'nowhere'}", "--model", str(tiny_model), "--frames", "1"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and "nowhere" in err[-1] and "does not exist" in err[-1] and "Traceback" not in "".join(err)
+
+
+@pytest.mark.slow
+def test_sigterm_ends_the_run_cleanly_with_the_trace_flushed(frames: Path, tiny_model: Path, tmp_path: Path,
+                                                             data_home: Path) -> None:  # fmt: skip
+    trace = tmp_path / "trace.sqlite"
+    env = {**os.environ, "DRAEM_INSPECT_HOME": str(data_home), "QT_QPA_PLATFORM": "offscreen"}
+    proc = subprocess.Popen([sys.executable, "-m", "app", "run", "--source", f"folder:{frames}", "--model",
+                             str(tiny_model), "--trace", str(trace), "--device", "cpu"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not (trace.exists() and _rows(trace) > 3):  # judging for a while
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.poll() else "slow"
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    doc = json.loads(out)
+    judged = doc["ok"] + doc["ng"] + doc["not_judged"]
+    assert judged > 0 and _rows(trace) >= judged  # every verdict of the report reached the database
+
+
+def _rows(db: Path) -> int:
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
+            return conn.execute("SELECT COUNT(*) FROM inspections").fetchone()[0]
+    except sqlite3.Error:
+        return 0
