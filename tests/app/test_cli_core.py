@@ -253,17 +253,17 @@ def test_train_roi_option_and_the_region_in_every_command(capsys, good_paths, sm
         shutil.copy(p, data / p.name)
     out = tmp_path / "r.safetensors"
     code, _, err = run(capsys, "train", data, "--out", out, "--preset", "micro", "--size", "64x96", "--steps", 1,
-                       "--batch", 2, "--roi", "300,40,480x380")  # fmt: skip
-    assert code == 0 and "of the region 480x380 at (300, 40)" in err
+                       "--batch", 2, "--roi", "150,20,240x190")  # fmt: skip
+    assert code == 0 and "of the region 240x190 at (150, 20)" in err
     code, info, _ = run(capsys, "model-info", "--model", out, "--json")
-    assert json.loads(info)["roi"] == [300, 40, 480, 380]
+    assert json.loads(info)["roi"] == [150, 20, 240, 190]
     code, text, _ = run(capsys, "eval", small_mvtec, "--model", out, "--json", tmp_path / "e.json")
-    assert code == 0 and "inspection region 480x380 at (300, 40)" in text
+    assert code == 0 and "inspection region 240x190 at (150, 20)" in text
     small = tmp_path / "small.png"
-    cv2.imwrite(str(small), np.full((300, 400, 3), 90, np.uint8))
+    cv2.imwrite(str(small), np.full((200, 300, 3), 90, np.uint8))
     code, text, err = run(capsys, "predict", good_paths[0], small, "--model", out, "--out", tmp_path / "o")
     assert code == 1 and good_paths[0].name in text
-    assert "frame of 400x300 pixels does not contain the model's inspection region 480x380 at (300, 40)" in err
+    assert "frame of 300x200 pixels does not contain the model's inspection region 240x190 at (150, 20)" in err
     code, text, _ = run(capsys, "export-onnx", "--model", out, "--out", tmp_path / "r.onnx")
     assert code == 0 and "crop frames to it" in text
 

@@ -21,8 +21,8 @@ TIMEOUT = 120.0  # generous: the CI machine is small and shared
 
 
 @pytest.fixture
-def plan(tmp_path: Path, ball_screw: Path) -> RetrainPlan:
-    images = sorted((ball_screw / "train" / "good").glob("*.jpg"))[:24]
+def plan(tmp_path: Path, demo_data: Path) -> RetrainPlan:
+    images = sorted((demo_data / "train" / "good").glob("*.png"))[:24]  # any trainable part will do
     return RetrainPlan(dataset=tmp_path, images=images, preset="micro", size=(64, 160), budget=12,
                        batch_size=2, device="cpu", checkpoint_every=EVERY)  # fmt: skip
 

@@ -16,7 +16,7 @@ from draem_core.region import RegionError, crop, parse_roi
 from draem_core.train import TrainPlan, train
 from draem_core.version import MODEL_FORMAT
 
-ROI = (300, 40, 480, 380)  # the region_model fixture's (tests/conftest.py): x, y, w, h in the 1130x460 images
+ROI = (150, 20, 240, 190)  # the region_model fixture's (tests/conftest.py REGION): x, y, w, h in the 565x230 images
 
 
 def _plan(paths, out, steps=3, **kw):  # the settings of the region_model fixture
@@ -63,7 +63,7 @@ def test_images_without_the_region_are_reported_not_dropped_silently(good_paths,
     cv2.imwrite(str(small), np.full((200, 300, 3), 128, np.uint8))
     events = list(train(_plan([*good_paths, small], tmp_path / "m.safetensors", steps=1, roi=ROI)))
     skipped = dict(events[0].extra["skipped"])
-    assert "does not contain the inspection region 480x380 at (300, 40)" in skipped[str(small)]
+    assert "does not contain the inspection region 240x190 at (150, 20)" in skipped[str(small)]
     assert "1 unreadable skipped" in events[0].message
 
 
@@ -100,8 +100,8 @@ def test_inspector_uses_the_models_region(region_model, good_paths):
 
 def test_a_frame_without_the_region_is_refused_with_the_reason(region_model):
     insp = Inspector.from_file(region_model, "cpu")
-    with pytest.raises(RegionError, match=r"frame of 640x360 pixels does not contain .* 480x380 at \(300, 40\)"):
-        insp.inspect(np.zeros((360, 640, 3), np.uint8))
+    with pytest.raises(RegionError, match=r"frame of 320x200 pixels does not contain .* 240x190 at \(150, 20\)"):
+        insp.inspect(np.zeros((200, 320, 3), np.uint8))
 
 
 def test_evaluation_crops_images_and_masks_to_the_region(region_model, ball_screw):

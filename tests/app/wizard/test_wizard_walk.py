@@ -126,7 +126,7 @@ def test_walk_the_wizard_deploy_and_roll_back(qtbot, tmp_path: Path, ball_screw:
     # Configure: settings edit the plan; the ETA is measured; synthetic anomalies on the engineer's images.
     conf = wizard.configure_page
     qtbot.waitUntil(conf.roi_check.isEnabled)  # the deployed model's region is offered, and taken by default
-    assert conf.roi_check.isChecked() and list(plan.roi) == region and "480x380 at (300, 40)" in conf.roi_check.text()
+    assert conf.roi_check.isChecked() and list(plan.roi) == region and "240x190 at (150, 20)" in conf.roi_check.text()
     conf.budget_spin.setValue(6)
     assert plan.budget == 6
     qtbot.waitUntil(lambda: conf.eta is not None, timeout=WAIT_MS)
@@ -181,8 +181,8 @@ def _button(box: QMessageBox, role: QMessageBox.ButtonRole):
     return next(b for b in box.buttons() if box.buttonRole(b) == role)
 
 
-def test_closing_while_training_asks_and_loses_nothing(qtbot, tmp_path: Path, ball_screw: Path) -> None:
-    images = sorted((ball_screw / "train" / "good").glob("*.jpg"))[:22]
+def test_closing_while_training_asks_and_loses_nothing(qtbot, tmp_path: Path, demo_data: Path) -> None:
+    images = sorted((demo_data / "train" / "good").glob("*.png"))[:22]
     plan = RetrainPlan(dataset=tmp_path / "ds", images=images, preset="micro", size=(64, 160), budget=10_000,
                        batch_size=2, device="cpu", checkpoint_every=2)  # fmt: skip
 

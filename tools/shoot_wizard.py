@@ -1,9 +1,10 @@
 """Screenshots of every wizard page for docs/wizard.md, from a real run on ball-screw images.
 
-Not a test (pytest does not collect it). Run it under a display, e.g.::
+Not a test: it reads the full BSData set beside the repository (``../shared/data``). Run it under a display,
+e.g.::
 
     Xvfb :98 -screen 0 1400x900x24 &
-    DISPLAY=:98 QT_QPA_PLATFORM=xcb python tests/app/wizard/shoot_wizard.py docs --steps 150 \\
+    DISPLAY=:98 QT_QPA_PLATFORM=xcb python tools/shoot_wizard.py docs --steps 150 \\
         --deployed runs/ball_screw/model.safetensors
 
 It trains a tiny network for ``--steps`` steps on one CPU thread (a minute or two).
@@ -18,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402  (torch before Qt)
