@@ -295,7 +295,7 @@ class GenICamSource:
             old.close()
 
     def _supervise(self) -> None:
-        """Watch the acquisition process until :meth:`close`. Never ends on an error: reports it, backs off."""
+        """Watch the acquisition process until :meth:`close`; never ends on an error (reports, backs off)."""
         attempt = 0
         while not self._closing.is_set():
             try:
@@ -306,7 +306,7 @@ class GenICamSource:
                 self._closing.wait(self._backoff(attempt))
 
     def _supervise_once(self, attempt: int) -> int:
-        """One turn: restart a missing process, or read its events and check it; returns the back-off index."""
+        """One turn: restart a missing process, or read its events and check it; returns the back-off."""
         client = self._client
         if client is None:  # a restart is pending
             return self._restart(attempt)
@@ -377,7 +377,7 @@ class GenICamSource:
             self._replay_into(self._client)
             if self._want_live:
                 self._client.call("start", self.config.command_timeout_s)
-        except Exception as exc:  # noqa: BLE001 - OSError (no file descriptors, no memory ...) too: retry later
+        except Exception as exc:  # noqa: BLE001 - OSError (no descriptors, no memory ...) too: retry later
             self._note_error(f"restart failed: {exc if isinstance(exc, CameraError) else _describe(exc)}")
             return attempt + 1
         with self._lock:

@@ -70,7 +70,8 @@ def decode(
 
     Args:
         data: The buffer: uint8 raw bytes (an array or ``bytes``; any format; extra trailing bytes are
-            ignored), or uint16 samples of a Mono/Bayer format above 8 bits, already unpacked (what harvesters hands over).
+            ignored), or uint16 samples of a Mono/Bayer format above 8 bits, already unpacked (what
+            harvesters hands over).
         width: Image width in pixels.
         height: Image height in pixels.
         pixel_format: PFNC name as the camera reports it, e.g. ``"Mono12p"`` or ``"BayerRG8"``.

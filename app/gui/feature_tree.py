@@ -162,8 +162,11 @@ class FeatureTreePanel(QWidget):
             return
         path = path if path.lower().endswith(".json") else f"{path}.json"
         self._start_file_task(f"saving camera settings to {Path(path).name} …", path)
-        run_task(lambda: source.save_settings(path), lambda saved: self._file_done(f"saved {Path(saved).name}"),
-                 lambda exc: self._file_failed("saving camera settings", exc))  # fmt: skip
+        run_task(
+            lambda: source.save_settings(path),
+            lambda saved: self._file_done(f"saved {Path(saved).name}"),
+            lambda exc: self._file_failed("saving camera settings", exc),
+        )
 
     def load_settings(self) -> None:
         """Ask for a settings file, then apply it to the camera in the background and show the result."""
@@ -174,14 +177,18 @@ class FeatureTreePanel(QWidget):
         if not path:
             return
         self._start_file_task(f"loading camera settings from {Path(path).name} …", path)
-        run_task(lambda: source.load_settings(path), lambda refused: self._loaded(source, path, refused),
-                 lambda exc: self._file_failed("loading camera settings", exc))  # fmt: skip
+        run_task(
+            lambda: source.load_settings(path),
+            lambda refused: self._loaded(source, path, refused),
+            lambda exc: self._file_failed("loading camera settings", exc),
+        )
 
     def _loaded(self, source, path: str, refused: list[tuple[str, str]]) -> None:
         message = f"loaded {Path(path).name}"
         if refused:
             listed = "; ".join(f"{name}: {reason}" for name, reason in refused)
-            self.errors("camera settings", f"{Path(path).name}: the camera refused {len(refused)} feature(s): {listed}")
+            count = f"{Path(path).name}: the camera refused {len(refused)} feature(s)"
+            self.errors("camera settings", f"{count}: {listed}")
             message += f"; the camera refused {', '.join(name for name, _ in refused)}"
         self._enable_files(True)
         if source is self.source:  # show the values the camera has now, then what happened

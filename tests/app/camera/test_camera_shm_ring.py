@@ -1,4 +1,4 @@
-"""The shared-memory ring: latest-frame semantics, metadata, counters, no torn frames, no leftovers after kill -9."""
+"""The shared-memory ring: latest-frame semantics, counters, no torn frames, no leftovers after kill -9."""
 
 from __future__ import annotations
 

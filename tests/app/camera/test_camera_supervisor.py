@@ -57,7 +57,7 @@ def test_restart_that_raises_oserror_is_retried(open_sim):
 
 
 def test_oserror_in_the_supervisor_loop_is_reported_and_supervision_goes_on(open_sim):
-    # frames do not fit the ring: the process asks for a bigger one, which cannot be created without descriptors
+    # frames do not fit the ring: the process asks for a bigger one, which cannot be made without descriptors
     source = open_sim("sim", ring_bytes=1000, restart_backoff_s=(0.2,))
     with no_new_file_descriptors():
         source.start()

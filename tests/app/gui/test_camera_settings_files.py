@@ -74,8 +74,9 @@ def test_settings_saved_and_loaded_from_the_feature_panel(qtbot, live_sim, monke
 def test_refused_features_and_bad_files_reach_the_error_sink(qtbot, live_sim, monkeypatch, tmp_path) -> None:
     window, features = live_sim, live_sim.features
     path = tmp_path / "other.json"
-    path.write_text(json.dumps({"format": "draem-inspect camera settings", "version": 1,
-                                "features": [["Width", 256], ["NoSuchFeature", 1], ["Height", 5000]]}))  # fmt: skip
+    features_ = [["Width", 256], ["NoSuchFeature", 1], ["Height", 5000]]
+    doc = {"format": "draem-inspect camera settings", "version": 1, "features": features_}
+    path.write_text(json.dumps(doc))
     dialog_answers(monkeypatch, load=path)
     features.load_button.click()
     qtbot.waitUntil(lambda: frame_width(window) == 256, timeout=WAIT)
@@ -83,7 +84,7 @@ def test_refused_features_and_bad_files_reach_the_error_sink(qtbot, live_sim, mo
     assert features.note.text() == "loaded other.json; the camera refused NoSuchFeature, Height"
     notice = window.errors.notices[-1]
     assert notice.where == "camera settings"
-    assert notice.message.startswith("other.json: the camera refused 2 feature(s): NoSuchFeature: this camera")
+    assert notice.message.startswith("other.json: the camera refused 2 feature(s): NoSuchFeature: this")
     assert "Height: 5000 is above the maximum 800" in notice.message
 
     path.write_text('{"format": "something else"}')
