@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.camera.errors import CameraError
-from app.camera.pixel_formats import decode, decoded_nbytes, supported_formats
+from app.camera.gentl_buffer import buffer_image
+from app.camera.pixel_formats import decoded_nbytes, supported_formats
 
 
 class DeviceLost(Exception):
@@ -192,16 +193,17 @@ class DeviceSession:
         if time.monotonic() < self.hidden_until:
             raise DeviceLost("device unplugged (simulated)")
         wait = max(timeout_s, 0.001)  # harvesters treats 0 as "wait forever"
-        buffer = self._guard(lambda: self._ia.try_fetch(timeout=wait))
+        # the GenTL buffer itself: we build harvesters' payload, so a payload it cannot build is ours to
+        # handle (harvesters would leave that buffer out of the pool) and the buffer always goes back
+        buffer = self._guard(lambda: self._ia.try_fetch(timeout=wait, is_raw=True))
         if buffer is None:
             return None
         try:
             arrived = time.monotonic()
-            component = buffer.payload.components[0]
-            image = decode(component.data, component.width, component.height, component.data_format)
-            return RawFrame(image, int(buffer.module.frame_id), arrived, self._device_timestamp(buffer))
+            image = buffer_image(buffer, self.node_map)
+            return RawFrame(image, int(buffer.frame_id), arrived, self._device_timestamp(buffer))
         finally:
-            buffer.queue()
+            self._guard(lambda: buffer.parent.queue_buffer(buffer))
 
     def _device_timestamp(self, buffer) -> int:
         if not self._has_device_ts:

@@ -1,4 +1,12 @@
-"""Raw GenICam (PFNC) buffers to NumPy images: one pure function, :func:`decode`.
+"""GenICam (PFNC) buffers to NumPy images: one pure function, :func:`decode`.
+
+It takes a buffer in either of the two forms it arrives in:
+
+* **as harvesters hands it over** (``Component2DImage.data``): harvesters already converts the bytes of
+  formats above 8 bits: Mono10/12/14/16 and Bayer 10/12/16 become uint16 samples, and the packed ``p``
+  formats (Mono10p/12p, Bayer..10p/12p) are unpacked into uint16 samples too; 8-bit formats stay bytes;
+* **as raw bytes** (uint8), exactly as the camera sent them, optionally with padding at the end of each line
+  (GenTL ``padding_x``).
 
 Output conventions, whatever the camera sends:
 
@@ -55,50 +63,103 @@ def decoded_nbytes(pixel_format: str, width: int, height: int) -> int:
     return width * height * channels * itemsize
 
 
-def decode(data: np.ndarray, width: int, height: int, pixel_format: str) -> np.ndarray:
-    """Decode one raw buffer.
+def decode(
+    data: np.ndarray, width: int, height: int, pixel_format: str, *, line_padding: int = 0
+) -> np.ndarray:
+    """Decode one buffer.
 
     Args:
-        data: The buffer as a 1-D uint8 array (extra trailing bytes are ignored).
+        data: The buffer: uint8 raw bytes (an array or ``bytes``; any format; extra trailing bytes are
+            ignored), or uint16 samples of a Mono/Bayer format above 8 bits, already unpacked (what
+            harvesters hands over).
         width: Image width in pixels.
         height: Image height in pixels.
         pixel_format: PFNC name as the camera reports it, e.g. ``"Mono12p"`` or ``"BayerRG8"``.
+        line_padding: Bytes at the end of each line of raw bytes (GenTL ``padding_x``); 0 for samples.
 
     Returns:
         ``(H, W)`` or ``(H, W, 3)`` RGB array, uint8 for 8-bit formats, uint16 (unscaled) above.
 
     Raises:
-        PixelFormatError: unsupported format, or a buffer shorter than the format needs.
+        PixelFormatError: unsupported format, a buffer shorter than the format needs, or samples of a type
+            the format cannot have.
     """
-    data = np.ascontiguousarray(data, dtype=np.uint8).reshape(-1)
-    if pixel_format in _MONO_BITS:
-        return _samples(data, width, height, pixel_format).reshape(height, width)
-    if pixel_format in _PACKED_BITS:
-        return _unpack(data, width * height, _PACKED_BITS[pixel_format], pixel_format).reshape(height, width)
+    bit_depth(pixel_format)  # raises with the list of supported formats
+    data = (
+        np.frombuffer(data, np.uint8)
+        if isinstance(data, bytes | bytearray | memoryview)
+        else np.asarray(data)
+    )
+    data = data.reshape(-1)
+    if data.dtype not in (np.uint8, np.uint16) or (line_padding and data.dtype == np.uint16):
+        msg = f"{data.dtype} buffer{' with line padding' if line_padding else ''} not understood"
+        raise PixelFormatError(pixel_format, msg + " (expected uint8 raw bytes or uint16 unpacked samples)")
+    if line_padding:
+        data = _strip_line_padding(data, width, height, pixel_format, line_padding)
+    if data.dtype == np.uint16:
+        return _from_samples(data, width, height, pixel_format)
+    if pixel_format in _MONO_BITS or pixel_format in _PACKED_BITS:
+        return _plane(data, width, height, pixel_format)
     if pixel_format.startswith("Bayer"):
-        return _demosaic(data, width, height, pixel_format)
+        return _demosaic(_plane(data, width, height, pixel_format), pixel_format)
     if pixel_format in _COLOUR_8BIT:
         return _colour(data, width, height, pixel_format)
+    return _ycbcr422(data, width, height, pixel_format)
+
+
+def _from_samples(samples: np.ndarray, width: int, height: int, pixel_format: str) -> np.ndarray:
+    """Unpacked uint16 samples (harvesters' conversion of Mono/Bayer formats above 8 bits)."""
+    if bit_depth(pixel_format) <= 8:  # above 8 bits, only Mono and Bayer formats are supported
+        raise PixelFormatError(pixel_format, "got 16-bit samples for a format of 8-bit samples")
+    plane = _take(samples, width * height, pixel_format, "samples").astype(np.uint16).reshape(height, width)
+    return _demosaic(plane, pixel_format) if pixel_format.startswith("Bayer") else plane
+
+
+def _line_bytes(pixel_format: str, width: int) -> int:
+    """Bytes of one image line in raw data, without padding."""
+    if pixel_format.endswith("p"):
+        return (width * bit_depth(pixel_format) + 7) // 8
+    if pixel_format in _COLOUR_8BIT:
+        return width * _COLOUR_8BIT[pixel_format]
     if pixel_format in _YCBCR:
-        return _ycbcr422(data, width, height, pixel_format)
-    bit_depth(pixel_format)  # raises with the list of supported formats
-    raise PixelFormatError(pixel_format, "not supported")  # pragma: no cover - bit_depth raised already
+        return width * 2
+    return width * (1 if bit_depth(pixel_format) <= 8 else 2)
 
 
-def _take(data: np.ndarray, nbytes: int, pixel_format: str) -> np.ndarray:
-    if data.size < nbytes:
-        msg = f"buffer has {data.size} bytes, the image needs {nbytes}"
+def _strip_line_padding(
+    data: np.ndarray, width: int, height: int, pixel_format: str, padding: int
+) -> np.ndarray:
+    """Raw bytes without the padding at the end of each line.
+
+    A packed line that does not fill whole bytes ends on a byte boundary: those lines are unpacked one by
+    one and come back as uint16 samples.
+    """
+    line = _line_bytes(pixel_format, width)
+    rows = _take(data, (line + padding) * height, pixel_format).reshape(height, line + padding)[:, :line]
+    if pixel_format.endswith("p") and width * bit_depth(pixel_format) % 8:
+        bits = bit_depth(pixel_format)
+        return np.concatenate([_unpack(row, width, bits, pixel_format) for row in rows])
+    return np.ascontiguousarray(rows).reshape(-1)
+
+
+def _take(data: np.ndarray, count: int, pixel_format: str, unit: str = "bytes") -> np.ndarray:
+    if data.size < count:
+        msg = f"buffer has {data.size} {unit}, the image needs {count}"
         raise PixelFormatError(pixel_format, msg)
-    return data[:nbytes]
+    return data[:count]
 
 
-def _samples(data: np.ndarray, width: int, height: int, pixel_format: str) -> np.ndarray:
-    """Unpacked samples: 1 byte each up to 8 bits, 2 bytes little-endian above."""
+def _plane(data: np.ndarray, width: int, height: int, pixel_format: str) -> np.ndarray:
+    """The ``(H, W)`` samples of a Mono or Bayer format from raw bytes."""
     count = width * height
-    if bit_depth(pixel_format) <= 8:
-        return _take(data, count, pixel_format).copy()
-    raw = _take(data, 2 * count, pixel_format)
-    return raw.view("<u2").astype(np.uint16)
+    bits = bit_depth(pixel_format)
+    if pixel_format.endswith("p"):
+        samples = _unpack(data, count, bits, pixel_format)
+    elif bits <= 8:
+        samples = _take(data, count, pixel_format).copy()
+    else:
+        samples = _take(data, 2 * count, pixel_format).view("<u2").astype(np.uint16)
+    return samples.reshape(height, width)
 
 
 def _unpack(data: np.ndarray, count: int, bits: int, pixel_format: str) -> np.ndarray:
@@ -125,15 +186,8 @@ def _unpack(data: np.ndarray, count: int, bits: int, pixel_format: str) -> np.nd
     return out.reshape(-1)[:count].astype(np.uint16)
 
 
-def _demosaic(data: np.ndarray, width: int, height: int, pixel_format: str) -> np.ndarray:
-    pattern, depth = pixel_format[5:7], pixel_format[7:]
-    if pattern not in _BAYER_CODES or depth not in ("8", "10", "12", "16", "10p", "12p"):
-        bit_depth(pixel_format)  # raises with the supported list
-    if depth.endswith("p"):
-        mosaic = _unpack(data, width * height, int(depth[:-1]), pixel_format)
-    else:
-        mosaic = _samples(data, width, height, pixel_format)
-    return cv2.cvtColor(mosaic.reshape(height, width), _BAYER_CODES[pattern])
+def _demosaic(mosaic: np.ndarray, pixel_format: str) -> np.ndarray:
+    return cv2.cvtColor(mosaic, _BAYER_CODES[pixel_format[5:7]])
 
 
 def _colour(data: np.ndarray, width: int, height: int, pixel_format: str) -> np.ndarray:

@@ -11,14 +11,21 @@ Layout (little-endian): a ring header, one slot header per slot, then the slot d
 * The ring header also carries the writer's counters (received, incomplete, lost), its measured fps and a
   heartbeat, so the application can see that the acquisition process is alive without asking it.
 
-The process that creates the ring owns it and unlinks it; others attach by name.
+The process that creates the ring owns it and unlinks it; others attach by name. A ring is named
+``draem_<creator pid>_<random>``: when the whole process group is killed (``kill -9``) nobody unlinks it,
+and :func:`remove_stale_rings` (run before a process creates its first ring, and at program start) removes
+the rings whose creator is gone. It touches no other shared memory.
 """
 
 from __future__ import annotations
 
+import os
+import re
+import secrets
 import struct
 from dataclasses import dataclass
 from multiprocessing import shared_memory
+from pathlib import Path
 
 import numpy as np
 
@@ -35,6 +42,10 @@ _SLOT_SIZE = 96
 _DTYPES = {1: np.dtype(np.uint8), 2: np.dtype(np.uint16)}
 _FLAG_INCOMPLETE = 1
 _MAX_RETRIES = 8
+NAME_PREFIX = "draem_"  # our segments only: draem_<pid of the creating process>_<8 hex digits>
+_NAME = re.compile(rf"{NAME_PREFIX}(\d+)_[0-9a-f]{{8}}")
+SHM_FOLDER = Path("/dev/shm")  # where Linux shows POSIX shared memory; other systems: nothing to sweep
+_swept = False  # stale rings removed in this process already
 
 
 @dataclass(frozen=True)
@@ -76,9 +87,14 @@ class ShmRing:
     @classmethod
     def create(cls, slots: int, capacity: int) -> ShmRing:
         """Create a new ring (the caller owns it and must :meth:`unlink` it)."""
+        global _swept
+        if not _swept:
+            _swept = True
+            remove_stale_rings()
         capacity = -(-capacity // 64) * 64
         size = _RING_SIZE + slots * _SLOT_SIZE + slots * capacity
-        shm = shared_memory.SharedMemory(create=True, size=size)
+        name = f"{NAME_PREFIX}{os.getpid()}_{secrets.token_hex(4)}"
+        shm = shared_memory.SharedMemory(name=name, create=True, size=size)
         shm.buf[: _RING_SIZE + slots * _SLOT_SIZE] = bytes(_RING_SIZE + slots * _SLOT_SIZE)
         _RING.pack_into(shm.buf, 0, MAGIC, VERSION, slots, capacity, 0, 0, 0, 0, 0.0, 0.0)
         return cls(shm, owner=True)
@@ -192,3 +208,38 @@ class ShmRing:
             except FileNotFoundError:
                 pass
             self._owner = False
+
+
+def remove_stale_rings(folder: Path = SHM_FOLDER) -> list[str]:
+    """Remove the rings left by processes that are gone (killed before they could unlink them).
+
+    Only names of our pattern count, and only when their creator process no longer exists (a live process,
+    or a pid reused by another one, keeps its segment). Returns the names removed.
+    """
+    if os.name != "posix":  # Windows frees shared memory with its last handle: nothing is ever left
+        return []
+    try:
+        entries = sorted(p.name for p in folder.iterdir())
+    except OSError:  # no such folder (macOS has none) or not readable: nothing to do
+        return []
+    removed = []
+    for name in entries:
+        match = _NAME.fullmatch(name)
+        if match is None or _process_exists(int(match.group(1))):
+            continue
+        try:
+            (folder / name).unlink()
+        except OSError:  # removed meanwhile, or another user's segment
+            continue
+        removed.append(name)
+    return removed
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by another user
+        return True
+    return True

@@ -52,9 +52,11 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch  # noqa: F401  (torch before Qt: WinError 1114 otherwise in frozen Windows builds)
 
+    from app.camera.shm_ring import remove_stale_rings
     from draem_core.errors import DraemError
 
     multiprocessing.freeze_support()  # frozen app: lets the camera acquisition process start (spawn)
+    remove_stale_rings()  # frame rings left in shared memory by an earlier run that was killed
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:  # no command: the inspection window, when the GUI is installed

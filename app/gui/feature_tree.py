@@ -2,15 +2,21 @@
 
 The tree comes as a Qt-free :class:`~app.camera.features.FeatureTree` (read in the acquisition process);
 edits go back through ``source.set_feature`` off the GUI thread, and the cell shows what the camera
-applied, or reverts with the camera's reason.
+applied, or reverts with the camera's reason. The camera's settings can be saved to and loaded from a
+JSON file (``source.save_settings`` / ``load_settings``, off the GUI thread); features the camera refuses
+on loading go to the error sink by name. The panel sits in a dock that operator mode hides.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QStandardPaths, Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QComboBox,
+    QFileDialog,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -28,6 +34,7 @@ from app.gui.tasks import run_task
 LEVELS = ("Beginner", "Expert", "Guru")
 NAME_ROLE = Qt.ItemDataRole.UserRole  # feature name stored on each item
 READ_ONLY_COLOR = "#6b737c"  # values that cannot be written now
+SETTINGS_FILTER = "Camera settings (*.json)"  # file dialogs' filter for settings files
 
 
 class FeatureTreePanel(QWidget):
@@ -53,18 +60,31 @@ class FeatureTreePanel(QWidget):
         self.tree.setEditTriggers(QTreeWidget.EditTrigger.NoEditTriggers)  # values only, via double-click
         self.note = QLabel("not connected")
         self.note.setObjectName("Muted")
+        self.note.setWordWrap(True)
+        self.save_button = QPushButton("Save settings…")
+        self.save_button.setToolTip("Save the camera's writable features to a JSON file")
+        self.load_button = QPushButton("Load settings…")
+        self.load_button.setToolTip("Apply a camera settings file; features the camera refuses are listed")
+        self.folder = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
         top = QHBoxLayout()
         top.addWidget(self.search, 1)
         top.addWidget(self.level)
         top.addWidget(self.reload)
+        files = QHBoxLayout()
+        files.addWidget(self.save_button)
+        files.addWidget(self.load_button)
+        files.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
         layout.addLayout(top)
         layout.addWidget(self.tree, 1)
+        layout.addLayout(files)
         layout.addWidget(self.note)
         self.search.textChanged.connect(self._rebuild)
         self.level.currentTextChanged.connect(self._rebuild)
-        self.reload.clicked.connect(self.load)
+        self.reload.clicked.connect(lambda: self.load())
+        self.save_button.clicked.connect(self.save_settings)
+        self.load_button.clicked.connect(self.load_settings)
         self.tree.itemChanged.connect(self._edited)
         self.tree.itemDoubleClicked.connect(self._double_clicked)
 
@@ -75,16 +95,23 @@ class FeatureTreePanel(QWidget):
         self.tree.clear()
         has_features = source is not None and callable(getattr(source, "feature_tree", None))
         self.reload.setEnabled(has_features)
+        self._enable_files(True)
         self.note.setText("not connected" if source is None else "" if has_features else "no camera features")
 
-    def load(self) -> None:
-        """Read the tree again from the camera (in the background)."""
+    def load(self, then: Callable[[], None] | None = None) -> None:
+        """Read the tree again from the camera (in the background); ``then()`` runs once it is shown."""
         source = self.source
         if source is None or not callable(getattr(source, "feature_tree", None)):
             return
         self.note.setText("reading …")
-        run_task(source.feature_tree, lambda tree: self.set_tree(tree) if source is self.source else None,
+        run_task(source.feature_tree, lambda tree: self._tree_read(source, tree, then),
                  lambda exc: self._failed("reading features", exc))  # fmt: skip
+
+    def _tree_read(self, source, tree: FeatureTree, then: Callable[[], None] | None) -> None:
+        if source is self.source:
+            self.set_tree(tree)
+            if then is not None:
+                then()
 
     def set_tree(self, tree: FeatureTree) -> None:
         self.tree_data = tree
@@ -120,6 +147,71 @@ class FeatureTreePanel(QWidget):
             parents.append(item)
             if info.kind == "category" and depth <= 1:
                 item.setExpanded(True)
+
+    # --- settings files ----------------------------------------------------------------------------
+
+    def save_settings(self) -> None:
+        """Ask for a file, then save the camera's settings to it in the background."""
+        source = self.source
+        if not _has_settings_files(source):
+            return
+        serial = getattr(source, "info", {}).get("serial", "")
+        suggestion = str(Path(self.folder or ".") / f"camera-{serial or 'settings'}.json")
+        path, _ = QFileDialog.getSaveFileName(self, "Save camera settings", suggestion, SETTINGS_FILTER)
+        if not path:
+            return
+        path = path if path.lower().endswith(".json") else f"{path}.json"
+        self._start_file_task(f"saving camera settings to {Path(path).name} …", path)
+        run_task(
+            lambda: source.save_settings(path),
+            lambda saved: self._file_done(f"saved {Path(saved).name}"),
+            lambda exc: self._file_failed("saving camera settings", exc),
+        )
+
+    def load_settings(self) -> None:
+        """Ask for a settings file, then apply it to the camera in the background and show the result."""
+        source = self.source
+        if not _has_settings_files(source):
+            return
+        path, _ = QFileDialog.getOpenFileName(self, "Load camera settings", self.folder, SETTINGS_FILTER)
+        if not path:
+            return
+        self._start_file_task(f"loading camera settings from {Path(path).name} …", path)
+        run_task(
+            lambda: source.load_settings(path),
+            lambda refused: self._loaded(source, path, refused),
+            lambda exc: self._file_failed("loading camera settings", exc),
+        )
+
+    def _loaded(self, source, path: str, refused: list[tuple[str, str]]) -> None:
+        message = f"loaded {Path(path).name}"
+        if refused:
+            listed = "; ".join(f"{name}: {reason}" for name, reason in refused)
+            count = f"{Path(path).name}: the camera refused {len(refused)} feature(s)"
+            self.errors("camera settings", f"{count}: {listed}")
+            message += f"; the camera refused {', '.join(name for name, _ in refused)}"
+        self._enable_files(True)
+        if source is self.source:  # show the values the camera has now, then what happened
+            self.load(then=lambda: self.note.setText(message))
+
+    def _start_file_task(self, message: str, path: str) -> None:
+        self.folder = str(Path(path).parent)
+        self._enable_files(False)
+        self.note.setText(message)
+
+    def _file_done(self, message: str) -> None:
+        self._enable_files(True)
+        self.note.setText(message)
+
+    def _file_failed(self, what: str, exc: BaseException) -> None:
+        self._enable_files(True)
+        self.note.setText(f"{what} failed: {getattr(exc, 'reason', exc)}")
+        self.errors("camera settings", exc)
+
+    def _enable_files(self, on: bool) -> None:
+        has = _has_settings_files(self.source)
+        self.save_button.setEnabled(on and has)
+        self.load_button.setEnabled(on and has)
 
     def _double_clicked(self, item: QTreeWidgetItem, column: int) -> None:
         info = self._info(item)
@@ -165,6 +257,10 @@ class FeatureTreePanel(QWidget):
     def _failed(self, what: str, exc: BaseException) -> None:
         self.note.setText(f"{what}: {getattr(exc, 'reason', exc)}")
         self.errors("camera", exc)
+
+
+def _has_settings_files(source) -> bool:
+    return source is not None and callable(getattr(source, "save_settings", None))
 
 
 def _item(info: FeatureInfo) -> QTreeWidgetItem:

@@ -358,25 +358,37 @@ class GenICamSource:
             old.close()
 
     def _supervise(self) -> None:
+        """Watch the acquisition process until :meth:`close`; never ends on an error (reports, backs off)."""
         attempt = 0
         while not self._closing.is_set():
-            client = self._client
-            if client is None:  # a restart is pending
-                attempt = self._restart(attempt)
-                continue
-            for kind, payload in client.events(0.25):
-                self._on_event(client, kind, payload)
-            if self._closing.is_set():
-                break
-            if not client.alive:
-                self._on_death(client)
-            elif self._hung():
-                self._death_reason = (
-                    f"acquisition process hung (no heartbeat for {self.config.watchdog_s:g} s)"
-                )
-                client.kill()
-            elif time.monotonic() - self._spawned_at > _STABLE_AFTER_S:
-                attempt = 0
+            try:
+                attempt = self._supervise_once(attempt)
+            except Exception as exc:  # noqa: BLE001 - a dead supervisor would leave the source stuck for good
+                self._note_error(f"camera supervisor: {_describe(exc)}; retrying")
+                attempt += 1
+                self._closing.wait(self._backoff(attempt))
+
+    def _supervise_once(self, attempt: int) -> int:
+        """One turn: restart a missing process, or read its events and check it; returns the back-off."""
+        client = self._client
+        if client is None:  # a restart is pending
+            return self._restart(attempt)
+        for kind, payload in client.events(0.25):
+            self._on_event(client, kind, payload)
+        if self._closing.is_set():
+            return attempt
+        if not client.alive:
+            self._on_death(client)
+        elif self._hung():
+            self._death_reason = f"acquisition process hung (no heartbeat for {self.config.watchdog_s:g} s)"
+            client.kill()
+        elif time.monotonic() - self._spawned_at > _STABLE_AFTER_S:
+            attempt = 0
+        return attempt
+
+    def _backoff(self, attempt: int) -> float:
+        waits = self.config.restart_backoff_s
+        return waits[min(attempt, len(waits) - 1)]
 
     def _hung(self) -> bool:
         ring = self._ring
@@ -421,16 +433,15 @@ class GenICamSource:
 
     def _restart(self, attempt: int) -> int:
         """Start a new acquisition process after a back-off wait; returns the next back-off index."""
-        delay = self.config.restart_backoff_s[min(attempt, len(self.config.restart_backoff_s) - 1)]
-        if self._closing.wait(delay):
+        if self._closing.wait(self._backoff(attempt)):
             return attempt
         try:
             self._spawn_and_open()
             self._replay_into(self._client)
             if self._want_live:
                 self._client.call("start", self.config.command_timeout_s)
-        except CameraError as exc:
-            self._note_error(f"restart failed: {exc}")
+        except Exception as exc:  # noqa: BLE001 - OSError (no descriptors, no memory ...) too: retry later
+            self._note_error(f"restart failed: {exc if isinstance(exc, CameraError) else _describe(exc)}")
             return attempt + 1
         with self._lock:
             self._state = SourceState.LIVE if self._want_live else SourceState.OPEN
@@ -457,3 +468,8 @@ class GenICamSource:
                 client.call(command, self.config.command_timeout_s, **kwargs)
             except CameraError as exc:
                 self._note_error(f"could not re-apply {kwargs}: {exc.reason}")
+
+
+def _describe(exc: BaseException) -> str:
+    """``Type: message`` for errors that are not ours (ours already name the camera and the reason)."""
+    return f"{type(exc).__name__}: {exc}"

@@ -4,33 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from camera_helpers import mosaic, pack_lsb_first
 
 from app.camera.errors import PixelFormatError
 from app.camera.pixel_formats import bit_depth, decode, decoded_nbytes, supported_formats
 
 H, W = 4, 6
 RNG = np.random.default_rng(7)
-
-
-def pack_lsb_first(values: np.ndarray, bits: int) -> np.ndarray:
-    """Reference packer written independently of the decoder: one big integer, LSB first."""
-    stream = 0
-    for i, v in enumerate(values.reshape(-1).tolist()):
-        stream |= int(v) << (i * bits)
-    nbytes = (values.size * bits + 7) // 8
-    return np.frombuffer(stream.to_bytes(nbytes, "little"), dtype=np.uint8)
-
-
-def mosaic(rgb: np.ndarray, pattern: str) -> np.ndarray:
-    """Sample an RGB image through a Bayer filter named by its first line (RG, GB, GR, BG)."""
-    index = {"R": 0, "G": 1, "B": 2}
-    second = {"RG": "GB", "GB": "RG", "GR": "BG", "BG": "GR"}[pattern]
-    layout = [[index[pattern[0]], index[pattern[1]]], [index[second[0]], index[second[1]]]]
-    out = np.zeros(rgb.shape[:2], rgb.dtype)
-    for dy in range(2):
-        for dx in range(2):
-            out[dy::2, dx::2] = rgb[dy::2, dx::2, layout[dy][dx]]
-    return out
 
 
 @pytest.mark.parametrize(("fmt", "bits"), [("Mono8", 8), ("Mono10", 10), ("Mono12", 12), ("Mono16", 16)])
@@ -111,7 +91,9 @@ def test_ycbcr422_full_range(fmt):
 
 def test_trailing_padding_ignored_and_short_buffer_named():
     values = np.arange(H * W, dtype=np.uint8)
-    np.testing.assert_array_equal(decode(np.concatenate([values, [9, 9]]), W, H, "Mono8").reshape(-1), values)
+    np.testing.assert_array_equal(
+        decode(np.concatenate([values, np.array([9, 9], np.uint8)]), W, H, "Mono8").reshape(-1), values
+    )
     with pytest.raises(PixelFormatError, match="Mono16.*needs 48"):
         decode(values, W, H, "Mono16")
 

@@ -1,13 +1,19 @@
-"""The shared-memory ring: latest-frame semantics, metadata, counters, no torn frames across processes."""
+"""The shared-memory ring: latest-frame semantics, counters, no torn frames, no leftovers after kill -9."""
 
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
+import select
+import signal
+import subprocess
+import sys
 
 import numpy as np
 import pytest
+from camera_helpers import requires_simulator
 
-from app.camera.shm_ring import ShmRing
+from app.camera.shm_ring import NAME_PREFIX, SHM_FOLDER, ShmRing, remove_stale_rings
 
 
 @pytest.fixture
@@ -81,3 +87,71 @@ def test_reader_never_sees_torn_frame_from_other_process(ring):
     proc.join(10)
     assert proc.exitcode == 0
     assert last == 3000 and seen > 1
+
+
+# --- leftovers of killed processes ---------------------------------------------------------------------
+
+linux_shm = pytest.mark.skipif(not SHM_FOLDER.is_dir(), reason="no /dev/shm (not Linux)")
+
+# A station that acquires from the simulated camera and then waits to be killed.
+STATION = """
+import time
+from app.sources.factory import open_source
+
+source = open_source("sim")
+source.open()
+source.start()
+while source.wait_latest(0.5) is None:
+    pass
+print("acquiring", flush=True)
+time.sleep(300)
+"""
+
+
+def ours(pid: int) -> list[str]:
+    """Names of the rings in shared memory created by process ``pid``."""
+    return sorted(p.name for p in SHM_FOLDER.glob(f"{NAME_PREFIX}{pid}_*"))
+
+
+def dead_pid() -> int:
+    proc = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    return int(proc.stdout)
+
+
+@linux_shm
+def test_sweep_removes_only_rings_of_dead_creators(ring):
+    # a file in /dev/shm is a POSIX shared-memory segment: as a killed process leaves it
+    stale = SHM_FOLDER / f"{NAME_PREFIX}{dead_pid()}_0123abcd"
+    foreign = SHM_FOLDER / f"{NAME_PREFIX}not_ours"  # another pattern: never touched
+    for segment in (stale, foreign):
+        segment.write_bytes(bytes(64))
+    try:
+        assert ring.name.startswith(f"{NAME_PREFIX}{os.getpid()}_")  # named after its creator
+        assert stale.name in remove_stale_rings()  # (other runs' leftovers may go too)
+        assert not stale.exists()
+        assert (SHM_FOLDER / ring.name).exists() and foreign.exists()  # creator alive / not ours
+    finally:
+        for segment in (stale, foreign):
+            segment.unlink(missing_ok=True)
+
+
+@linux_shm
+@pytest.mark.camera
+@requires_simulator
+def test_rings_of_a_killed_process_group_are_removed_at_the_next_start():
+    station = subprocess.Popen([sys.executable, "-c", STATION], stdout=subprocess.PIPE, text=True,
+                               start_new_session=True)  # fmt: skip
+    try:
+        ready, _, _ = select.select([station.stdout], [], [], 120)
+        assert ready and station.stdout.readline().strip() == "acquiring"
+        assert ours(station.pid), "the station's frame ring should be in shared memory"
+    finally:
+        os.killpg(station.pid, signal.SIGKILL)  # the station, its acquisition process, its resource tracker
+        station.wait(10)
+    leftovers = ours(station.pid)
+    assert leftovers, "kill -9 of the whole group leaves the ring behind"
+    start = subprocess.run([sys.executable, "-m", "app", "--help"], capture_output=True, timeout=120)
+    assert start.returncode == 0, start.stderr
+    assert ours(station.pid) == []
