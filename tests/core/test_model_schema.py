@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from bad_inputs import MICRO, deep, edit_header, micro_model, model_bytes
+from bad_inputs import MICRO, deep, edit_header, micro_model, model_bytes, tiff_header_only
 
 from draem_core.checkpoint import checkpoint_path, load_checkpoint, restore_optimizer
 from draem_core.config import TrainConfig, preset
@@ -175,3 +175,30 @@ def test_checkpoint_optimizer_state_must_fit_its_parameters(checkpoint, tmp_path
     with pytest.raises(ModelFileError, match="does not fit its parameter"):
         restore_optimizer(bad, torch.optim.Adam(model.parameters()), tensors, doc)
 
+
+
+def _alignment(png: bytes) -> dict:
+    import base64
+
+    import numpy as np
+
+    from draem_core.alignment import Aligner
+
+    frame = (np.random.default_rng(0).random((64, 64)) * 255).astype(np.uint8)
+    return {**Aligner.from_frame(frame, (2, 2, 28, 28)).to_dict(), "reference_png": base64.b64encode(png).decode()}
+
+
+def test_a_huge_alignment_reference_is_refused_before_it_is_decoded(tmp_path, monkeypatch) -> None:
+    import cv2
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("decoded before the size was checked")
+
+    path = _with(tmp_path, None, "alignment", _alignment(tiff_header_only(30_000, 30_000)))
+    monkeypatch.setattr(cv2, "imdecode", no_decoding)
+    assert "a 30000x30000 reference for 64x64 frames" in _refusal(path)
+
+
+@pytest.mark.parametrize("png", [b"\x89PNG\r\n\x1a\n garbage", b""])
+def test_an_unreadable_alignment_reference_is_refused(tmp_path, png) -> None:
+    assert "alignment reference is unreadable" in _refusal(_with(tmp_path, None, "alignment", _alignment(png)))
