@@ -180,7 +180,8 @@ def check_metadata(path: str | Path, doc: dict, spec: Obj) -> None:
     try:
         check_document(doc, spec)
     except SchemaError as exc:
-        raise ModelFileError(path, f"metadata field {exc}") from exc
+        what = "metadata" if exc.where == "metadata" else f"metadata field {exc.where}:"
+        raise ModelFileError(path, f"{what} {exc.reason}") from exc
 
 
 def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[DraemModel, ModelMetadata]:
