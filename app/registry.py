@@ -19,13 +19,15 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from app.paths import data_home
+from draem_core.device import resolve_device
 from draem_core.errors import DraemError
-from draem_core.imageio import write_bytes_atomic
-from draem_core.modelfile import ModelMetadata, encode, now_iso, read_file
+from draem_core.imageio import remove_leftover_temp_files, write_bytes_atomic
+from draem_core.modelfile import encode, model_from_contents, now_iso, read_file
 from draem_core.version import MODEL_FORMAT
 
 MODEL_FILE = "model.safetensors"  # the model file inside a version folder
@@ -33,6 +35,8 @@ RECORD_FILE = "record.json"  # the version's record
 ACTIVE_FILE = "active.json"  # the active-version pointer
 VERSION_RE = re.compile(r"^v(\d{4,})$")  # version folder names: v0001, v0002, ...
 SCORE_LISTS = ("holdout_scores", "synthetic_defect_scores", "skipped")  # bulky training fields not copied
+STAGING_PREFIX = ".staging-"  # hidden folder a version is assembled in before its rename into place
+STALE_AFTER_S = 600.0  # a temp file or staging folder untouched this long belongs to a write that died
 
 
 class RegistryError(DraemError):
@@ -86,6 +90,25 @@ class ModelRegistry:
     def __init__(self, root: str | Path | None = None) -> None:
         self.root = Path(root) if root is not None else data_home() / "models"
         self.problems: list[tuple[Path, str]] = []  # corrupt records skipped by the last versions() call
+        self.removed = self._remove_leftovers()  # temp files and staging folders of writes that died
+
+    def _remove_leftovers(self) -> list[Path]:
+        """Remove what an add or activate killed mid-write left behind (only our own names, and only once
+        they are :data:`STALE_AFTER_S` old: another process may be adding a version right now)."""
+        if not self.root.is_dir():
+            return []
+        removed = remove_leftover_temp_files(self.root, min_age_s=STALE_AFTER_S)
+        try:
+            entries = list(self.root.iterdir())
+        except OSError:
+            return removed
+        for p in entries:
+            if p.name.startswith(STAGING_PREFIX) and p.is_dir() and _age_s(p) >= STALE_AFTER_S:
+                shutil.rmtree(p, ignore_errors=True)
+                removed.append(p)
+            elif VERSION_RE.match(p.name) and p.is_dir():
+                removed += remove_leftover_temp_files(p, min_age_s=STALE_AFTER_S)
+        return removed
 
     def versions(self) -> list[VersionRecord]:
         """Every readable version, oldest first; unreadable ones go to ``problems``."""
@@ -189,8 +212,11 @@ class ModelRegistry:
             return None
 
     def add(self, model_path: str | Path, *, threshold: float | None = None, metrics: dict | None = None,
-            dataset: str | Path = "", note: str = "") -> VersionRecord:  # fmt: skip
+            dataset: str | Path = "", note: str = "", device: str = "auto") -> VersionRecord:  # fmt: skip
         """Store a copy of a model file as a new version (not activated).
+
+        The file goes through the loader the inspection uses (every metadata field, every tensor, one probe
+        inference on ``device``) before anything is written: a model that cannot be inspected with is refused.
 
         Args:
             model_path: a draem-inspect model file.
@@ -198,17 +224,18 @@ class ModelRegistry:
             metrics: evaluation numbers to keep with the version.
             dataset: the dataset folder it was trained from.
             note: free text.
+            device: where the probe inference runs (auto | cpu | cuda | cuda:N).
 
         Raises:
-            ModelFileError: the file is not a valid model file.
+            ModelFileError: the file is not a usable model file.
             RegistryError: the threshold is outside (0, 1).
         """
         tensors, doc = read_file(model_path, MODEL_FORMAT)
-        meta = ModelMetadata.from_dict(doc)  # validates the metadata before anything is written
+        _, meta = model_from_contents(model_path, tensors, doc, resolve_device(device))  # as predict loads it
         calibration = _with_threshold(dict(meta.calibration or {}), threshold, model_path)
         parent = self._active_or_none()
         self.root.mkdir(parents=True, exist_ok=True)
-        stage = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.root))
+        stage = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=self.root))
         try:
             return self._commit(stage, tensors, doc, meta, calibration, parent, metrics or {}, str(dataset),
                                 str(model_path), note)  # fmt: skip
@@ -250,6 +277,13 @@ def _with_threshold(calibration: dict, threshold: float | None, path: object) ->
     was = float(calibration.get("threshold", float("nan")))
     method = f"{calibration.get('method', '')}; set to {threshold:.4f} (calibrated {was:.4f}) by the engineer"
     return {**calibration, "threshold": float(threshold), "method": method.lstrip("; ")}
+
+
+def _age_s(path: Path) -> float:
+    try:
+        return time.time() - path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def _sha256(data: bytes) -> str:

@@ -11,12 +11,14 @@ are mapped back into the frame, so overlays lie on the part where it really is.
 from __future__ import annotations
 
 import base64
+import io
 from dataclasses import dataclass
 from functools import cached_property
 
 import cv2
 import numpy as np
 
+from draem_core.imageheader import image_size
 from draem_core.region import RegionError, Roi, crop
 
 ALIGN_SCALE = 0.25  # the reference and the registration work at a quarter of the frame size
@@ -61,10 +63,13 @@ class Aligner:
     def from_dict(cls, doc: dict) -> Aligner:
         """Raises AlignmentError: the stored reference is not a readable image."""
         try:
-            raw = np.frombuffer(base64.b64decode(doc["reference_png"], validate=True), np.uint8)
-            ref = cv2.imdecode(raw, cv2.IMREAD_GRAYSCALE)
+            data = base64.b64decode(doc["reference_png"], validate=True)
             shape, roi, scale = tuple(int(v) for v in doc["frame_shape"]), doc["roi"], float(doc["scale"])
-        except (KeyError, TypeError, ValueError) as exc:
+            width, height = image_size(io.BytesIO(data))
+            if width * height > shape[0] * shape[1]:  # the reference is the frame scaled down, never larger
+                raise ValueError(f"a {width}x{height} reference for {shape[1]}x{shape[0]} frames")
+            ref = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+        except (KeyError, TypeError, ValueError, IndexError, cv2.error) as exc:
             raise AlignmentError(f"the model's alignment reference is unreadable ({exc})") from exc
         if ref is None or len(shape) != 2:
             raise AlignmentError("the model's alignment reference is not a valid image")

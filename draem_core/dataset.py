@@ -13,6 +13,8 @@ Masks are optional; a mask named ``<stem>.png`` is accepted as well as ``<stem>_
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,8 +22,8 @@ import cv2
 import numpy as np
 
 from draem_core.alignment import cut_region
-from draem_core.errors import DatasetError
-from draem_core.imageio import IMAGE_SUFFIXES, list_images, read_image
+from draem_core.errors import DatasetError, shown
+from draem_core.imageio import IMAGE_SUFFIXES, read_image, scan_images
 from draem_core.region import Roi
 
 GOOD = "good"  # subfolder of good images in MVTec train/ and test/
@@ -43,29 +45,51 @@ class TestItem:
 
 
 def _require_folder(path: Path) -> None:
-    if not path.exists():
-        raise DatasetError(path, "folder not found")
-    if not path.is_dir():
+    try:
+        is_dir = path.is_dir() or stat.S_ISDIR(path.stat().st_mode)  # stat() says why a folder cannot be read
+    except FileNotFoundError as exc:
+        what = "a link to a folder that is not there" if path.is_symlink() else "folder not found"
+        raise DatasetError(path, what) from exc
+    except OSError as exc:
+        raise DatasetError(path, f"cannot be read ({exc.strerror or exc})") from exc
+    if not is_dir:
         raise DatasetError(path, "is a file, expected a folder of images")
 
 
-def good_images(data: str | Path) -> list[Path]:
+def good_images(data: str | Path) -> tuple[list[Path], list[tuple[str, str]]]:
     """Good training images: ``DATA/train/good`` of an MVTec category, or every image under a plain folder.
 
+    Returns:
+        ``(images, skipped)``: the images, sorted, and the sub-folders that could not be read as
+        ``(folder, reason)`` (their images are missing from the list; the caller reports them).
+
     Raises:
-        DatasetError: the folder is missing, is an MVTec category without ``train/good``, or has no images.
+        DatasetError: the folder is missing or cannot be read, is an MVTec category without ``train/good``,
+            or has no images.
     """
     data = Path(data)
     _require_folder(data)
     folder = data / "train" / GOOD
-    if not folder.is_dir():
+    if os.path.lexists(folder):
+        _require_folder(folder)
+    else:
         if (data / "test").is_dir() or (data / MASK_FOLDER).is_dir():
             raise DatasetError(data, "looks like an MVTec category (has test/) but has no train/good folder")
         folder = data
-    images = list_images(folder, recursive=True)
+    images, failed = scan_images(folder, recursive=True)
+    _refuse_unreadable(folder, failed, "the good images")
+    skipped = [(str(p), f"folder cannot be read ({reason}); its images are left out") for p, reason in failed]
     if not images:
-        raise DatasetError(folder, f"no images ({_KINDS}) found")
-    return images
+        unread = f"; {len(failed)} sub-folders cannot be read ({shown(failed[0][0])}: {failed[0][1]})" if failed else ""
+        raise DatasetError(folder, f"no images ({_KINDS}) found{unread}")
+    return images, skipped
+
+
+def _refuse_unreadable(folder: Path, failed: list[tuple[Path, str]], what: str) -> None:
+    """Raise DatasetError when ``folder`` itself is among the folders that could not be read."""
+    for path, reason in failed:
+        if path == folder:
+            raise DatasetError(folder, f"cannot be read ({reason}); {what} would be missing")
 
 
 def test_items(root: str | Path) -> list[TestItem]:
@@ -74,22 +98,40 @@ def test_items(root: str | Path) -> list[TestItem]:
     Items are ordered good first, then defect types alphabetically, files sorted within each.
 
     Raises:
-        DatasetError: the folder is missing, has no type subfolders, or none of them holds images.
+        DatasetError: the folder is missing, has no type subfolders, or none of them holds images; or a type
+            folder (a whole class) or a mask folder cannot be read.
     """
     root = Path(root)
     _require_folder(root)
     base = root / "test" if (root / "test").is_dir() else root
     masks_root = root / MASK_FOLDER if (root / MASK_FOLDER).is_dir() else base / MASK_FOLDER
-    types = sorted(
-        (p for p in base.iterdir() if p.is_dir() and p.name != MASK_FOLDER),
-        key=lambda p: (p.name != GOOD, p.name),
-    )
+    types = sorted((p for p in _subfolders(base) if p.name != MASK_FOLDER), key=lambda p: (p.name != GOOD, p.name))
     if not types:
         raise DatasetError(base, f"no subfolders: expected {GOOD}/ and one folder per defect type")
+    if masks_root.is_dir():
+        _subfolders(masks_root)  # an unreadable mask folder must not silently drop the pixel metrics
     items = [item for folder in types for item in _items_of(folder, masks_root / folder.name)]
     if not items:
         raise DatasetError(base, f"no images ({_KINDS}) in any of {', '.join(p.name for p in types)}")
     return items
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    """The folders in ``folder``; one that cannot be read (or a link that leads nowhere) raises DatasetError."""
+    try:
+        entries = list(folder.iterdir())
+    except OSError as exc:
+        raise DatasetError(folder, f"cannot be read ({exc.strerror or exc})") from exc
+    out = []
+    for p in entries:
+        try:
+            if p.is_symlink():
+                p.stat()
+        except OSError as exc:
+            raise DatasetError(p, f"cannot be read ({exc.strerror or exc})") from exc
+        if p.is_dir():
+            out.append(p)
+    return out
 
 
 test_items.__test__ = False  # type: ignore[attr-defined]  # pytest must not collect it when imported
@@ -100,17 +142,24 @@ def _items_of(folder: Path, mask_folder: Path) -> list[TestItem]:
     masks = _mask_index(mask_folder) if label else {}
     return [
         TestItem(path=p, label=label, defect_type=folder.name, mask_path=masks.get(p.stem))
-        for p in list_images(folder, recursive=False)
+        for p in _readable_images(folder, "the images of this class")
     ]
+
+
+def _readable_images(folder: Path, what: str) -> list[Path]:
+    images, failed = scan_images(folder, recursive=False)
+    for path, reason in failed:
+        raise DatasetError(path, f"cannot be read ({reason}); {what} would be missing")
+    return images
 
 
 def _mask_index(mask_folder: Path) -> dict[str, Path]:
     """Image stem -> mask file; ``<stem>_mask.*`` wins over ``<stem>.*`` and PNG over other formats."""
-    if not mask_folder.is_dir():
+    if not mask_folder.exists() and not mask_folder.is_symlink():
         return {}
     index: dict[str, Path] = {}
     ranked = sorted(
-        list_images(mask_folder, recursive=False),
+        _readable_images(mask_folder, "the masks of this class"),
         key=lambda p: (p.stem.endswith(MASK_SUFFIX), p.suffix.lower() == ".png"),
     )
     for path in ranked:  # later (better) candidates overwrite earlier ones

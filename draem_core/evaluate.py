@@ -13,7 +13,7 @@ import numpy as np
 
 from draem_core.alignment import cut_region
 from draem_core.dataset import TestItem, item_mask, test_items
-from draem_core.errors import DatasetError, ImageReadError
+from draem_core.errors import DatasetError, ImageReadError, shown
 from draem_core.imageio import read_image, to_uint8_rgb
 from draem_core.inspector import Inspector
 from draem_core.metrics import EvalReport, evaluate_scores
@@ -78,6 +78,7 @@ def evaluate(
     scored, skipped = score_items(inspector, items)
     if not scored:
         raise DatasetError(root, "no readable test images")
+    _require_every_class(root, items, scored, skipped)
     size = inspector.size
     masks = [item_mask(s.item, size, inspector.model_roi, s.matrix) for s in scored]
     have_masks = all(m is not None for m in masks) and any(s.item.label for s in scored)
@@ -87,6 +88,21 @@ def evaluate(
         masks=masks if have_masks else None, maps=[s.anomaly_map for s in scored] if have_masks else None,
     )  # fmt: skip
     return report, scored, skipped
+
+
+def _require_every_class(
+    root: str | Path, items: list[TestItem], scored: list[ScoredItem], skipped: list[tuple[str, str]]
+) -> None:
+    """Refuse an evaluation in which a whole class (good, or one defect type) could not be read: its numbers
+    would describe another test set than the one asked for."""
+    kept, reasons = {s.item.defect_type for s in scored}, dict(skipped)
+    for kind in dict.fromkeys(it.defect_type for it in items):
+        members = [it for it in items if it.defect_type == kind]
+        if kind not in kept:
+            first = members[0]
+            reason = reasons.get(str(first.path), "unreadable")
+            msg = f"none of the {len(members)} images of {kind!r} could be read (e.g. {shown(first.path.name)}: {reason})"
+            raise DatasetError(root, msg)
 
 
 def write_plots(

@@ -38,12 +38,13 @@ def recalibrate(
         DatasetError: the folder is missing or empty, or none of its images can be scored.
         ModelFileError: the model file is missing or broken.
     """
-    paths = good_images(good)
+    paths, folder_skips = good_images(good)
     dev = resolve_device(device)
     tensors, doc = read_file(model_path, MODEL_FORMAT)
-    model, meta = model_from_contents(model_path, tensors, doc)
+    model, meta = model_from_contents(model_path, tensors, doc, dev)
     inspector = Inspector(model, meta, dev)
     scored, skipped = score_items(inspector, [TestItem(p, 0, "good", None) for p in paths], progress=progress)
+    skipped = folder_skips + skipped
     kept = [s.item.path for s in scored]
     scores = np.asarray([s.score for s in scored], np.float64)
     if not kept:

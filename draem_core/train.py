@@ -23,13 +23,14 @@ from draem_core.checkpoint import (
     checkpoint_path,
     load_checkpoint,
     restore_optimizer,
+    restore_rng,
     save_checkpoint,
 )  # fmt: skip
 from draem_core.config import ModelConfig, TrainConfig
 from draem_core.dataset import good_images
 from draem_core.device import describe, resolve_device
 from draem_core.errors import DatasetError, DraemError, ImageReadError
-from draem_core.imageio import read_image
+from draem_core.imageio import read_image, remove_leftover_temp_files
 from draem_core.loss import draem_loss
 from draem_core.model import DraemModel
 from draem_core.modelfile import ModelMetadata, now_iso, save_model
@@ -119,9 +120,12 @@ def train(plan: TrainPlan, should_stop: Callable[[], bool] = lambda: False) -> I
     budget_kind = cfg.budget_kind()  # validates the budget before any work
     device = resolve_device(cfg.device)
     ckpt_file = checkpoint_path(plan.out)
+    leftovers = [p for f in (plan.out, ckpt_file) for p in remove_leftover_temp_files(f.parent, f.name)]
     run = _prepare(plan, device)
     plan = run.plan  # on resume, the checkpoint's network and region
-    yield TrainEvent("info", message=run.summary_line(device, budget_kind), extra={"skipped": run.skipped})
+    note = f"; removed {len(leftovers)} temp files left by an interrupted write" if leftovers else ""
+    yield TrainEvent("info", message=run.summary_line(device, budget_kind) + note,
+                     extra={"skipped": run.skipped, "removed": [str(p) for p in leftovers]})  # fmt: skip
     model, opt, synth, gen = run.model, run.optimizer, run.synth, run.generator
     budget = _Budget(cfg, len(run.data.train))
     step, elapsed = run.start_step, run.start_elapsed
@@ -207,6 +211,7 @@ class _Run:
     skipped: list[tuple[str, str]]
     plan: TrainPlan
     aligner: Aligner | None = None
+    fingerprint: str = ""  # of the images read (computed before training, so no name or file can fail it after)
 
     def summary_line(self, device: torch.device, budget_kind: str) -> str:
         cfg = self.plan.train
@@ -223,7 +228,7 @@ class _Run:
 def _prepare(plan: TrainPlan, device: torch.device) -> _Run:
     cfg = plan.train
     size = (plan.model.image_height, plan.model.image_width)
-    resume_state = None
+    resume_state, folder_skips = None, []
     if plan.resume is not None:
         model, tensors, info, doc = load_checkpoint(plan.resume, device)
         if info.model != plan.model:
@@ -239,7 +244,7 @@ def _prepare(plan: TrainPlan, device: torch.device) -> _Run:
         if any(getattr(plan, k) != v for k, v in saved.items()):  # the checkpoint's region and alignment win too
             plan = TrainPlan(**{**asdict_shallow(plan), **saved})
     else:
-        paths = list(plan.images) if plan.images is not None else good_images(plan.data)
+        paths, folder_skips = (list(plan.images), []) if plan.images is not None else good_images(plan.data)
         train_paths, hold_paths = split_holdout(paths, cfg.holdout_fraction, cfg.min_holdout, cfg.seed)
         with torch.random.fork_rng(devices=[]):  # seeded initialisation without touching global RNG state
             torch.manual_seed(cfg.seed)
@@ -249,6 +254,7 @@ def _prepare(plan: TrainPlan, device: torch.device) -> _Run:
         aligner = reference_part(train_paths + hold_paths, plan.roi, plan.data, plan.align_scale)
         plan = TrainPlan(**{**asdict_shallow(plan), "roi": aligner.roi})
     data, skipped = load_training_images(train_paths, hold_paths, size, plan.roi, aligner)
+    skipped = folder_skips + skipped
     if len(data.train) < 2:
         unreadable = "; ".join(f"{Path(p).name}: {r}" for p, r in skipped[:3]) + (
             "; ..." if len(skipped) > 3 else ""
@@ -263,13 +269,13 @@ def _prepare(plan: TrainPlan, device: torch.device) -> _Run:
     if resume_state is not None:
         tensors, info, doc = resume_state
         restore_optimizer(plan.resume, optimizer, tensors, doc)
-        gen.set_state(tensors["rng.state"])
+        restore_rng(plan.resume, gen, tensors)
         start_step, start_elapsed = info.step, info.elapsed_s
     tex_h, tex_w = (min(cfg.crop[0], size[0]), min(cfg.crop[1], size[1])) if cfg.crop else size
     textures = TextureBank.load(tex_h, tex_w, plan.anomaly_source, device, seed=cfg.seed)
     skipped += [(str(p), r) for p, r in textures.skipped]
     return _Run(model, optimizer, AnomalySynthesizer(textures, cfg.synth), gen, data, start_step, start_elapsed,
-                skipped, plan, aligner)  # fmt: skip
+                skipped, plan, aligner, fingerprint(data.train_paths + data.holdout_paths))  # fmt: skip
 
 
 def reference_part(paths: list[Path], roi: Roi | None, data: Path, scale: float) -> Aligner:
@@ -348,7 +354,7 @@ def _finish(
         plan.data.name if plan.data.name not in ("", "good", "train") else plan.data.parent.name
     )
     return ModelMetadata(model=plan.model, name=name, calibration=cal.to_dict(), training=training,
-                         dataset_fingerprint=fingerprint(data.train_paths + data.holdout_paths), created=now_iso(),
+                         dataset_fingerprint=run.fingerprint, created=now_iso(),
                          roi=run.plan.roi, alignment=run.aligner.to_dict() if run.aligner else None)  # fmt: skip
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,9 +108,19 @@ def load_training_images(
 
 
 def fingerprint(paths: list[Path]) -> str:
-    """sha256 over the file names and bytes of the images, in name order."""
+    """sha256 over the file names and bytes of the images, in name order.
+
+    Names are hashed as the bytes on disk, so a name that is not valid UTF-8 (kept by Python as surrogate
+    escapes) is hashed as well; valid names give the same hash as before.
+
+    Raises:
+        ImageReadError: an image can no longer be read.
+    """
     h = hashlib.sha256()
     for p in sorted(paths, key=lambda q: q.name):
-        h.update(p.name.encode())
-        h.update(hashlib.sha256(p.read_bytes()).digest())
+        h.update(os.fsencode(p.name))
+        try:
+            h.update(hashlib.sha256(p.read_bytes()).digest())
+        except OSError as exc:
+            raise ImageReadError(p, exc.strerror or str(exc)) from exc
     return h.hexdigest()

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from draem_core.errors import DatasetError, DraemError
+from draem_core.errors import DatasetError, DraemError, shown
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -156,7 +156,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         if event.kind == "info":
             print(event.message, file=sys.stderr)
             for path, reason in event.extra.get("skipped", []):
-                print(f"  skipped {path}: {reason}", file=sys.stderr)
+                print(f"  skipped {shown(path)}: {reason}", file=sys.stderr)
         elif event.kind == "step":
             bar.update(event)
         elif event.kind in ("checkpoint", "calibrating"):
@@ -178,11 +178,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(f"inspection region {describe_roi(inspector.model_roi)} (the model's; images and masks cropped to it)")
     report, scored, skipped = evaluate(inspector, args.data, args.threshold)
     for path, reason in skipped:
-        print(f"skipped {path}: {reason}", file=sys.stderr)
+        print(f"skipped {shown(path)}: {reason}", file=sys.stderr)
     doc = report.to_dict()
     for key, value in doc.items():
-        shown = "n/a" if value is None else (f"{value:.4f}" if isinstance(value, float) else value)
-        print(f"{key:<18} {shown}")
+        text = "n/a" if value is None else (f"{value:.4f}" if isinstance(value, float) else value)
+        print(f"{key:<18} {text}")
     if args.json:
         write_bytes_atomic(args.json, (json.dumps(doc, indent=2) + "\n").encode())
     if args.plots:
@@ -200,7 +200,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
     new, old, skipped = recalibrate(args.model, args.data, args.out, args.target_frr, args.device, progress)
     for path, reason in skipped:
-        print(f"skipped {path}: {reason}", file=sys.stderr)
+        print(f"skipped {shown(path)}: {reason}", file=sys.stderr)
     before = f"{old.threshold:.4f} (from {old.n_good} good images)" if old else "none"
     print(f"threshold {before} -> {new.threshold:.4f} (from {new.n_good} good images)")
     print(f"method    {new.method}")
@@ -229,7 +229,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         write_image_atomic(out, heatmap_overlay(to_uint8_rgb(frame), r.anomaly_map, threshold=0.5))
         results.append({"image": str(path), "score": r.score, "normalized": r.normalized, "verdict": r.verdict,
                         "threshold": r.threshold, "overlay": str(out)})  # fmt: skip
-        print(f"{r.verdict}  raw {r.score:.4f}  normalised {r.normalized:.3f}  {path}")
+        print(f"{r.verdict}  raw {r.score:.4f}  normalised {r.normalized:.3f}  {shown(path)}")
     if args.json:
         write_bytes_atomic(args.json, (json.dumps(results, indent=2) + "\n").encode())
     if not results:

@@ -57,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
 
     multiprocessing.freeze_support()  # frozen app: lets the camera acquisition process start (spawn)
     remove_stale_rings()  # frame rings left in shared memory by an earlier run that was killed
+    _printable_output()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:  # no command: the inspection window, when the GUI is installed
@@ -72,6 +73,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"draem-inspect {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _printable_output() -> None:
+    """A file name that is not valid UTF-8 (kept by Python as surrogate escapes) prints escaped instead of
+    ending the command with UnicodeEncodeError after its work is done."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
 
 
 if __name__ == "__main__":

@@ -75,14 +75,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _default_model() -> Path:
     """As the window chooses without a last-used model: the registry's active version, else the bundled one."""
-    from app.gui.startup import LaunchOptions, choose_model
+    from app.gui.startup import LaunchOptions, model_choice
     from app.paths import data_home
     from draem_core.errors import ModelFileError
 
-    model = choose_model(LaunchOptions(), None, data_home() / "models")
-    if model is None:
-        raise ModelFileError("(none)", "no model given, no active registry version and no bundled demo model")
-    return model
+    choice = model_choice(LaunchOptions(), None, data_home() / "models")
+    if choice.path is None:
+        why = choice.problem or "no model given, no active registry version and no bundled demo model"
+        raise ModelFileError("(none)", why)
+    return choice.path
 
 
 def _stop_on_signals(stop: threading.Event) -> None:

@@ -23,7 +23,7 @@ from app.gui.layout import StationLayout
 from app.gui.modes import ModeSwitch
 from app.gui.presenter import show_banner, show_idle_verdict
 from app.gui.settings import GuiSettings
-from app.gui.startup import LaunchOptions, choose_model, choose_source
+from app.gui.startup import LaunchOptions, choose_source, model_choice
 from app.gui.station_qt import SourceFactory, StationQt
 from app.gui.status import StatusView
 from app.gui.tasks import run_task
@@ -177,10 +177,13 @@ class MainWindow(QMainWindow):
 
     def start_up(self) -> None:
         """Load the model and open the source chosen by options and settings (both in the background)."""
-        model = choose_model(self.options, self.settings.model_path(), self.data_dir / "models")
-        if model is not None:
-            self.load_model(model)
-        else:
+        choice = model_choice(self.options, self.settings.model_path(), self.data_dir / "models")
+        if choice.problem:
+            self.station.problem = choice.problem  # shown in the banner until a model loads
+            self.errors("model", choice.problem)
+        if choice.path is not None:
+            self.load_model(choice.path)
+        elif not choice.problem:
             self.errors("model", f"no model found (the bundled demo model is missing at {resources_dir() / 'models'}); "
                         "load one with Model ▸ Load model…")  # fmt: skip
         self.connect_source(choose_source(self.options, self.settings.source_spec()))

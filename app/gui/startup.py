@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.paths import bundled_model
+from draem_core.errors import DraemError
 
 DEFAULT_SOURCE = "demo"  # out of the box: the demo line, judged by the bundled model
 
@@ -26,25 +27,50 @@ def choose_source(options: LaunchOptions, last: str) -> str:
     return options.source or last or DEFAULT_SOURCE
 
 
-def choose_model(options: LaunchOptions, last: Path | None, registry_root: Path) -> Path | None:
-    """The model to load at start: asked for, last used, active registry version, bundled, or None.
+@dataclass(frozen=True)
+class ModelChoice:
+    """The model to open at start, and what the operator must be told about the choice."""
 
-    A model asked for on the command line is returned even when missing, so its error is shown; the others
-    are skipped when their file is gone.
+    path: Path | None  # model file to load; None: none (nothing is judged until one is loaded)
+    problem: str = ""  # one line for the window's error sink and banner; "" when the choice is sound
+
+
+def model_choice(options: LaunchOptions, last: Path | None, registry_root: Path) -> ModelChoice:
+    """The model to load at start: asked for, else the registry's active version, else the last used, else the
+    bundled demo model.
+
+    The registry's active version wins over the last-used file: ``registry activate`` (or the wizard's Deploy
+    and rollback) decides what the station runs next; a file loaded by hand runs until the next start unless
+    it is added to the registry and activated. A model asked for on the command line is returned even when
+    missing, so its error is shown. A registry that exists but cannot say which version is active (a corrupt
+    ``active.json``, a missing record or model file) gives no model and the reason, never a silent fall-back
+    to another model.
     """
     if options.model is not None:
-        return options.model
-    for candidate in (last, _registry_active(registry_root), bundled_model()):
+        return ModelChoice(options.model)
+    try:
+        active = _registry_active(registry_root)
+    except DraemError as exc:
+        return ModelChoice(None, f"{exc}; no model was loaded")
+    if active is not None:
+        return ModelChoice(active)
+    for candidate in (last, bundled_model()):
         if candidate is not None and candidate.is_file():
-            return candidate
-    return None
+            return ModelChoice(candidate)
+    return ModelChoice(None)
 
 
 def _registry_active(root: Path) -> Path | None:
-    try:
-        from app.registry import ModelRegistry
+    """The active version's model file, None when no version is active.
 
-        record = ModelRegistry(root).active()
-    except Exception:  # noqa: BLE001 - a broken registry must not stop the app; the bundled model follows
+    Raises:
+        RegistryError: the active pointer is corrupt, or names a version whose record or model file is missing.
+    """
+    from app.registry import ModelRegistry, RegistryError
+
+    record = ModelRegistry(root).active()
+    if record is None:
         return None
-    return record.model_path if record is not None else None
+    if not record.model_path.is_file():
+        raise RegistryError(record.model_path, f"the model file of the active version {record.id} is missing")
+    return record.model_path

@@ -13,7 +13,7 @@ import numpy as np
 
 from app.sources.errors import SourceError
 from app.sources.paced import PacedSource
-from draem_core.errors import ImageReadError
+from draem_core.errors import ImageReadError, shown
 from draem_core.imageio import list_images, read_image
 
 
@@ -59,9 +59,9 @@ class FolderSource(PacedSource):
             path = self._files[self._index]
             self._index += 1
             try:
-                return read_image(path), str(path)
+                return read_image(path), shown(path)  # escaped: a non-UTF-8 name must not break the trace
             except ImageReadError as exc:
-                self._unreadable[str(path)] = exc.reason
+                self._unreadable[shown(path)] = exc.reason
         raise SourceError(self.config.path, "none of the images in the folder can be read")
 
     def _extra(self) -> dict:

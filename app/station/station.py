@@ -98,6 +98,7 @@ class Station:
         self.hardware_line = HARDWARE_SOURCE  # trigger input of cameras in hardware-trigger mode
         self.roi: Roi | None = None
         self.recipe = ""
+        self.problem = ""  # a problem the operator must see until a model loads (e.g. a corrupt registry)
         self._extra_outputs: list[RecordSink] = []
         self._operator_threshold: float | None = None
         self._want_inspect = True
@@ -153,7 +154,7 @@ class Station:
     def banner(self) -> tuple[str, str]:
         """``(text, level)`` of the banner the operator sees (see :func:`app.station.health.banner`)."""
         store = self.ng_store
-        return banner(self.status(), has_model=self.inspector is not None,
+        return banner(self.status(), has_model=self.inspector is not None, model_problem=self.problem,
                       ng_state=store.state if store else None, ng_warning=store.warning if store else "")  # fmt: skip
 
     # --- connecting --------------------------------------------------------------------------------
@@ -443,6 +444,7 @@ class Station:
                 self.camera_models.update(dict.fromkeys(loaded, path))
             if 0 in loaded:  # camera 0's model is the station's: the window shows it
                 self.inspector, self.model_path, self._operator_threshold = loaded[0], path, None
+                self.problem = ""
             for index, inspector in loaded.items():
                 if index < len(self.cameras):
                     self.cameras[index].pipeline.set_inspector(inspector)

@@ -303,3 +303,35 @@ def torch_equal(a, b) -> bool:
     import torch
 
     return a.dtype == b.dtype and torch.equal(a, b)
+
+
+def test_eval_refuses_a_defect_folder_it_cannot_read(capsys, tiny_model, small_mvtec, tmp_path):
+    import os
+
+    root = tmp_path / "set"
+    shutil.copytree(small_mvtec, root)
+    shutil.rmtree(root / "test/pitting")
+    os.symlink("pitting", root / "test/pitting")  # a folder that cannot be listed (ELOOP, even for root)
+    code, out, err = run(capsys, "eval", root, "--model", tiny_model, "--device", "cpu")
+    _one_line_error(code, err, "pitting", "cannot be read")  # before: exit 0 with n_defect 0
+    assert out == ""
+
+
+def test_eval_refuses_a_class_none_of_whose_images_can_be_read(capsys, tiny_model, small_mvtec, tmp_path):
+    root = tmp_path / "set"
+    shutil.copytree(small_mvtec, root)
+    for p in (root / "test/pitting").iterdir():
+        p.write_bytes(b"\xff\xd8 truncated")
+    code, _, err = run(capsys, "eval", root, "--model", tiny_model, "--device", "cpu")
+    assert code == 2 and "none of the 3 images of 'pitting' could be read" in err.splitlines()[-1]
+
+
+def test_predict_prints_a_name_that_is_not_utf8_escaped(capsys, tiny_model, good_paths, tmp_path):
+    import os
+
+    odd = os.fsdecode(os.fsencode(tmp_path) + b"/pi\xe8ce.jpg")  # Latin-1 name on a UTF-8 system
+    shutil.copy(good_paths[0], odd)
+    code, out, _ = run(capsys, "predict", odd, "--model", tiny_model, "--out", tmp_path / "o", "--json",
+                       tmp_path / "r.json", "--device", "cpu")  # fmt: skip
+    assert code == 0 and out.rstrip().endswith("pi\\xe8ce.jpg")
+    assert json.loads((tmp_path / "r.json").read_text())[0]["image"] == odd  # the path round-trips

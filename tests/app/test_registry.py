@@ -132,3 +132,61 @@ def test_cli_add_list_activate(tmp_path: Path, tiny_model: Path, capsys) -> None
     assert "* v0002" in capsys.readouterr().out
     assert main(["registry", "--root", root, "activate", "v0009"]) == 2
     assert "no version 'v0009'" in capsys.readouterr().err
+
+
+def _nan_output_model(src: Path, dst: Path) -> Path:
+    """A model whose tensors are all finite but whose output is NaN (a BatchNorm variance below zero)."""
+    from safetensors.torch import save_file
+
+    tensors, doc = read_file(src, MODEL_FORMAT)
+    key = next(k for k in tensors if k.endswith("running_var"))
+    tensors[key] = -tensors[key]
+    save_file(tensors, str(dst), metadata={"draem_inspect": json.dumps(doc)})
+    return dst
+
+
+def test_add_refuses_a_model_the_inspection_cannot_load(reg: ModelRegistry, tiny_model: Path, tmp_path: Path) -> None:
+    bad = _nan_output_model(tiny_model, tmp_path / "nan.safetensors")
+    with pytest.raises(ModelFileError, match="NaN or infinite output"):
+        Inspector.from_file(bad, "cpu")  # what predict and the window do
+    with pytest.raises(ModelFileError, match="NaN or infinite output"):
+        reg.add(bad, device="cpu")  # before: accepted, and the station could not use it
+    assert reg.versions() == []
+
+
+@pytest.mark.parametrize("edit", [
+    lambda doc: doc.pop("model"), lambda doc: doc["model"].update(rec_width="4"),
+    lambda doc: doc.update(calibration={"threshold": 0.5}), lambda doc: doc.update(roi="1,2,3,4"),
+])  # fmt: skip
+def test_cli_add_of_a_malformed_model_is_one_line(tmp_path: Path, tiny_model: Path, capsys, edit) -> None:
+    from safetensors.torch import save_file
+
+    tensors, doc = read_file(tiny_model, MODEL_FORMAT)
+    edit(doc)
+    bad = tmp_path / "bad.safetensors"
+    save_file(tensors, str(bad), metadata={"draem_inspect": json.dumps(doc)})
+    assert main(["registry", "--root", str(tmp_path / "models"), "add", str(bad)]) == 2  # before: a traceback
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"draem-inspect registry: error: model file {bad}: metadata")
+
+
+def test_leftovers_of_dead_writes_are_removed_when_the_registry_opens(reg: ModelRegistry, tiny_model: Path) -> None:
+    import time
+
+    record = reg.add(tiny_model, device="cpu")
+    old = time.time() - 3600
+    stale = [reg.root / ".staging-dead", reg.root / ".active.json.dead0001.tmp",
+             record.folder / ".model.safetensors.dead0002.tmp"]  # fmt: skip
+    fresh = [reg.root / ".staging-busy", reg.root / ".active.json.busy0001.tmp"]  # another process, right now
+    for p in stale + fresh:
+        if p.name.startswith(".staging-"):
+            p.mkdir()
+            (p / "model.safetensors").write_bytes(b"partial")
+        else:
+            p.write_bytes(b"partial")
+    for p in stale:
+        os.utime(p, (old, old))
+    reopened = ModelRegistry(reg.root)
+    assert sorted(reopened.removed) == sorted(stale)
+    assert not any(p.exists() for p in stale) and all(p.exists() for p in fresh)
+    assert [v.id for v in reopened.versions()] == [record.id] and record.model_path.is_file()

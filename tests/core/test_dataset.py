@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import cv2
@@ -42,9 +43,9 @@ def mvtec(tmp_path: Path) -> Path:
 
 
 def test_good_images_of_a_category_and_of_a_plain_folder(mvtec: Path) -> None:
-    names = [p.name for p in dataset.good_images(mvtec)]
+    names = [p.name for p in dataset.good_images(mvtec)[0]]
     assert names == ["000.png", "001.jpg", "002.bmp"]  # train/good only, recursive, no test images
-    assert [p.name for p in dataset.good_images(mvtec / "train/good/sub")] == ["002.bmp"]
+    assert [p.name for p in dataset.good_images(mvtec / "train/good/sub")[0]] == ["002.bmp"]
 
 
 def test_test_items_labels_types_and_masks(mvtec: Path) -> None:
@@ -99,3 +100,64 @@ def test_category_without_train_good_is_not_read_as_plain_folder(mvtec: Path) ->
     shutil.rmtree(mvtec / "train")
     with pytest.raises(DatasetError, match="train/good"):
         dataset.good_images(mvtec)
+
+
+def test_an_unreadable_class_folder_refuses_the_test_set(mvtec: Path) -> None:
+    import shutil
+
+    shutil.rmtree(mvtec / "test/scratch")
+    os.symlink("scratch", mvtec / "test/scratch")  # a link to itself: cannot be listed, not even by root
+    with pytest.raises(DatasetError, match=r"scratch: cannot be read \(Too many levels of symbolic links\)"):
+        dataset.test_items(mvtec)  # before: the class was left out and eval reported n_defect without it
+
+
+def test_an_unreadable_mask_folder_refuses_the_test_set(mvtec: Path) -> None:
+    import shutil
+
+    shutil.rmtree(mvtec / "ground_truth/crack")
+    os.symlink("/nonexistent/share", mvtec / "ground_truth/crack")  # masks on a share that is not mounted
+    with pytest.raises(DatasetError, match="crack: cannot be read"):
+        dataset.test_items(mvtec)  # before: pixel metrics silently dropped
+
+
+def test_an_unreadable_training_subfolder_is_listed_not_dropped(mvtec: Path) -> None:
+    os.symlink("day2", mvtec / "train/good/day2")
+    images, skipped = dataset.good_images(mvtec)
+    assert [p.name for p in images] == ["000.png", "001.jpg", "002.bmp"]
+    assert skipped == [(str(mvtec / "train/good/day2"),
+                        "folder cannot be read (Too many levels of symbolic links); its images are left out")]  # fmt: skip
+
+
+def test_an_unreadable_training_class_is_refused(mvtec: Path, tmp_path: Path) -> None:
+    os.symlink("good", tmp_path / "good")
+    with pytest.raises(DatasetError, match="good: cannot be read"):
+        dataset.good_images(tmp_path / "good")
+    import shutil
+
+    shutil.rmtree(mvtec / "train/good")
+    os.symlink("/nonexistent/share", mvtec / "train/good")  # not read as a plain folder of the whole category
+    with pytest.raises(DatasetError, match="good: a link to a folder that is not there"):
+        dataset.good_images(mvtec)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any folder; the link tests above cover the same path")
+def test_a_class_folder_without_permission_refuses_the_test_set(mvtec: Path) -> None:
+    (mvtec / "test/crack").chmod(0)
+    try:
+        with pytest.raises(DatasetError, match="crack: cannot be read"):
+            dataset.test_items(mvtec)
+    finally:
+        (mvtec / "test/crack").chmod(0o755)
+
+
+def test_the_fingerprint_takes_names_that_are_not_utf8(tmp_path: Path) -> None:
+    import hashlib
+
+    from draem_core.training_data import fingerprint
+
+    plain = _write(tmp_path / "a.png", (4, 4))
+    odd = Path(os.fsdecode(os.fsencode(tmp_path) + b"/caf\xe9.png"))  # Latin-1 name on a UTF-8 system
+    odd.write_bytes(plain.read_bytes())
+    expected = hashlib.sha256(b"a.png" + hashlib.sha256(plain.read_bytes()).digest())
+    assert fingerprint([plain]) == expected.hexdigest()  # unchanged for valid names: old models still match
+    assert fingerprint([plain, odd]) != fingerprint([plain]) and len(fingerprint([odd])) == 64

@@ -111,3 +111,42 @@ def test_crop_training_keeps_the_model_size_and_trains_on_windows(good_paths, tm
     assert list(train(plan))[-1].kind == "done"
     _, meta = load_model(out)
     assert (meta.model.image_height, meta.model.image_width) == (64, 160)
+
+
+def _odd_named_folder(root: Path) -> Path:
+    """Four small images, two of them named in Latin-1 on a UTF-8 system (as a copy from an old PC leaves them)."""
+    import os
+
+    import cv2
+
+    rng = np.random.default_rng(0)
+    root.mkdir()
+    for name in [b"a.png", b"caf\xe9.png", b"\xff\xfe.png", b"b.png"]:
+        cv2.imencode(".png", (rng.random((40, 40, 3)) * 255).astype(np.uint8))[1].tofile(
+            os.fsdecode(os.fsencode(root) + b"/" + name)
+        )
+    return root
+
+
+def test_file_names_that_are_not_utf8_train_to_the_end_and_resume(tmp_path):
+    folder = _odd_named_folder(tmp_path / "good")
+    out = tmp_path / "m.safetensors"
+    cfg = TrainConfig(steps=2, batch_size=2, checkpoint_every=1, holdout_fraction=0.0)
+    assert list(train(TrainPlan(folder, out, preset("micro", (32, 32)), cfg)))[-1].kind == "done"
+    _, meta = load_model(out)
+    assert len(meta.dataset_fingerprint) == 64 and meta.training["n_train"] == 4
+    more = TrainConfig(steps=3, batch_size=2, checkpoint_every=0, holdout_fraction=0.0)
+    plan = TrainPlan(folder, out, preset("micro", (32, 32)), more, resume=checkpoint_path(out))
+    assert [e.step for e in train(plan) if e.kind == "step"] == [3]  # the paths round-trip through the checkpoint
+
+
+def test_temp_files_of_an_interrupted_write_are_removed_at_start(good_paths, tmp_path):
+    out = tmp_path / "m.safetensors"
+    ours = [tmp_path / ".m.safetensors.k1ll3d_1.tmp", tmp_path / ".m.ckpt.safetensors.k1ll3d_2.tmp"]
+    theirs = [tmp_path / ".other.safetensors.k1ll3d_3.tmp", tmp_path / "m.safetensors.tmp"]
+    for p in ours + theirs:
+        p.write_bytes(b"\0" * 1000)  # what a kill -9 during a checkpoint write leaves
+    events = list(train(_plan(good_paths, out, 1)))
+    assert not any(p.exists() for p in ours) and all(p.exists() for p in theirs)
+    assert "removed 2 temp files" in events[0].message
+    assert sorted(events[0].extra["removed"]) == sorted(str(p) for p in ours)

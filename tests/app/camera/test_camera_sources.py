@@ -66,6 +66,22 @@ def test_folder_without_loop_stops_and_errors_are_named(image_folder, tmp_path):
         FolderSource(FolderSourceConfig(str(tmp_path / "nowhere"))).open()
 
 
+def test_a_file_name_that_is_not_utf8_gives_a_storable_source_id(tmp_path):
+    import os
+    import sqlite3
+
+    folder = tmp_path / "imgs"
+    write_image_atomic(os.fsdecode(os.fsencode(folder) + b"/pi\xe8ce.png"), np.full((6, 9, 3), 7, np.uint8))
+    source = FolderSource(FolderSourceConfig(str(folder), fps=200.0))
+    source.start()
+    try:
+        frame = collect(source, 1)[0]
+    finally:
+        source.close()
+    assert frame.source_id.endswith("pi\\xe8ce.png")  # shown escaped
+    sqlite3.connect(":memory:").execute("SELECT ?", (frame.source_id,))  # the trace can store it
+
+
 def test_latest_slot_counts_unread_frames_as_dropped(image_folder):
     source = FolderSource(FolderSourceConfig(str(image_folder), fps=200.0))
     source.start()

@@ -62,3 +62,16 @@ def test_software_triggers_from_the_window_each_get_one_traced_verdict(qtbot, ma
     assert all(v in ("OK", "NG") for _, _, v in rows)
     assert "trigger 1" in window.controls.parts.note.text() or "trigger 3" in window.controls.parts.note.text()
     assert window.settings.acquisition_mode() == "software"
+
+
+def test_a_corrupt_registry_is_a_banner_never_a_silent_demo_model(qtbot, make_window, image_folder, tmp_path) -> None:
+    from app.registry import ACTIVE_FILE
+
+    registry = tmp_path / "data" / "models"
+    registry.mkdir(parents=True)
+    (registry / ACTIVE_FILE).write_text("{not json")
+    window = make_window(source=f"folder:{image_folder}", model=None)
+    qtbot.waitUntil(lambda: window.station.state == AppState.LIVE, timeout=WAIT)
+    qtbot.waitUntil(lambda: "no model was loaded" in window.board.banner_text, timeout=WAIT)
+    assert str(registry) in window.board.banner_text and window.station.inspector is None
+    assert window.board.verdict.text == "NO MODEL"
