@@ -27,8 +27,8 @@ def type_value(features, name: str, value: str) -> None:
 
 
 def frame_width(window) -> int:
-    frame = window.latest_frame()
-    return frame.image.shape[1] if frame is not None else 0
+    live = window.latest()
+    return live.frame.image.shape[1] if live is not None else 0
 
 
 def dialog_answers(monkeypatch, save: Path | None = None, load: Path | None = None) -> None:
@@ -42,7 +42,7 @@ def dialog_answers(monkeypatch, save: Path | None = None, load: Path | None = No
 def live_sim(qtbot, make_window, monkeypatch):
     monkeypatch.setattr("app.gui.startup.bundled_model", lambda: Path("/nonexistent/demo.safetensors"))
     window = make_window(source="sim", model=None)
-    qtbot.waitUntil(lambda: window.session.state == AppState.LIVE and frame_width(window) > 0, timeout=WAIT)
+    qtbot.waitUntil(lambda: window.station.state == AppState.LIVE and frame_width(window) > 0, timeout=WAIT)
     qtbot.waitUntil(lambda: window.features.tree_data is not None, timeout=WAIT)
     return window
 
