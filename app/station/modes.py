@@ -8,6 +8,7 @@ frame after it (see :class:`app.sources.slot.FrameSlot`).
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable, Sequence
 
 from app.sources.errors import SourceError
 from app.station.camera import Camera
@@ -55,3 +56,13 @@ def apply_mode(camera: Camera, mode: AcquisitionMode, hardware_line: str = HARDW
         source.control("set_trigger", True, SOFTWARE_SOURCE if mode == AcquisitionMode.SOFTWARE else hardware_line)
     slot.set_mode(True, every_frame=nodes)
     camera.camera_triggered = nodes and mode == AcquisitionMode.SOFTWARE
+
+
+def apply_to_all(cameras: Sequence[Camera], mode: AcquisitionMode, hardware_line: str,
+                 report: Callable[[str, object], None]) -> None:  # fmt: skip
+    """:func:`apply_mode` for every camera; one camera's failure is reported and does not stop the others."""
+    for camera in cameras:
+        try:
+            apply_mode(camera, mode, hardware_line)
+        except Exception as exc:  # noqa: BLE001 - reported per camera
+            report("trigger", exc)

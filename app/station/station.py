@@ -19,17 +19,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.ng_store import NgStore, NgStoreConfig
+from app.ng_store import NgStore
 from app.pipeline import InspectionPipeline, LiveResult, PipelineConfig, PipelineStats
 from app.pipeline.pipeline import RecordSink
-from app.reject import PulseOutput, RejectConfig, StreamOutput
+from app.reject import RejectConfig, StreamOutput
 from app.sources.base import FrameSource, Trigger
 from app.sources.errors import SourceError
 from app.state import AppState, AppStatus, StateMachine
 from app.station.camera import Camera, close_quietly, open_camera_source
 from app.station.health import CameraHealth, banner, next_state
 from app.station.jobs import JobRunner
-from app.station.modes import HARDWARE_SOURCE, AcquisitionMode, apply_mode
+from app.station.modes import HARDWARE_SOURCE, AcquisitionMode, apply_to_all
+from app.station.outputs import StationOutputs
 from app.trace import TraceWriter
 from draem_core.errors import DraemError
 from draem_core.inspector import Inspector, Roi
@@ -80,7 +81,9 @@ class Station:
                  on_error: ErrorSink | None = None) -> None:  # fmt: skip
         self.data_dir = Path(data_dir)
         self.config = config or StationConfig()
-        self.reject_config = reject or RejectConfig()
+        ng_folder = self.data_dir / "ng_images" if self.config.ng_images else None
+        self.outputs = StationOutputs(self.config.trace_path or self.data_dir / "trace.sqlite", ng_folder,
+                                      reject or RejectConfig(), self._report)  # fmt: skip
         self._run = run
         self._factory = source_factory or _default_factory
         self._on_model, self._on_model_failed = on_model, on_model_failed
@@ -91,22 +94,17 @@ class Station:
         self.model_path: Path | None = None  # the model of every camera without a model of its own
         self.inspector: Inspector | None = None  # camera 0's model (or the one loaded before connecting)
         self.camera_models: dict[int, Path] = {}  # cameras with a model of their own (index -> file)
-        self.trace: TraceWriter | None = None
-        self.ng_store: NgStore | None = None
-        self.stream: StreamOutput | None = None
         self.mode = AcquisitionMode.FREE_RUN
         self.hardware_line = HARDWARE_SOURCE  # trigger input of cameras in hardware-trigger mode
         self.roi: Roi | None = None
         self.recipe = ""
         self.problem = ""  # a problem the operator must see until a model loads (e.g. a corrupt registry)
-        self._extra_outputs: list[RecordSink] = []
         self._operator_threshold: float | None = None
         self._want_inspect = True
         self._resume = AppState.INSPECTING
         self._token = 0  # identifies the newest connect request; older answers are discarded
         self._triggers = itertools.count(1)
         self._lock = threading.RLock()
-        self._sinks_lock = threading.Lock()
         self._closed = False
 
     # --- reading -----------------------------------------------------------------------------------
@@ -178,7 +176,7 @@ class Station:
 
     def _open(self, specs: tuple[str, ...], old: list[Camera]) -> list[tuple[FrameSource, Inspector | None]]:
         close_quietly(old)
-        self._ensure_sinks()
+        self.outputs.ensure_sinks()
         opened: list[tuple[FrameSource, Inspector | None]] = []
         try:
             for i, spec in enumerate(specs):
@@ -208,7 +206,7 @@ class Station:
             if token != self._token or self._closed:  # superseded or shut down meanwhile
                 self._run(lambda: close_quietly([s for s, _ in opened]))
                 return
-            self._ensure_stream()
+            self.outputs.ensure_stream()
             if opened and opened[0][1] is None:  # a model loaded while the sources opened
                 opened[0] = (opened[0][0], self.inspector)
             self.cameras = [self._make_camera(i, self.specs[i], s, ins) for i, (s, ins) in enumerate(opened)]
@@ -226,9 +224,8 @@ class Station:
             self._run(mode_job, None, lambda exc: self._report("trigger", exc))
 
     def _make_camera(self, index: int, spec: str, source: FrameSource, inspector: Inspector | None) -> Camera:
-        pulse = self._make_pulse(source)
-        camera = Camera(index, spec, source, None, pulse)  # type: ignore[arg-type]
-        camera.pipeline = InspectionPipeline(source, inspector, outputs=self._outputs_for(camera),
+        camera = Camera(index, spec, source, None, self.outputs.make_pulse(source))  # type: ignore[arg-type]
+        camera.pipeline = InspectionPipeline(source, inspector, outputs=self.outputs.for_camera(camera),
                                              ng_store=self.ng_store, roi=self.roi, config=self.config.pipeline,
                                              on_error=self._report)  # fmt: skip
         if inspector is not None and self._operator_threshold is not None:
@@ -236,10 +233,6 @@ class Station:
         camera.pipeline.set_recipe(self.recipe)
         camera.pipeline.set_inspecting(self._want_inspect)
         return camera
-
-    def _outputs_for(self, camera: Camera) -> list[RecordSink]:
-        outputs: list[RecordSink] = [o for o in (self.trace, camera.pulse, self.stream) if o is not None]
-        return outputs + self._extra_outputs
 
     def _open_failed(self, token: int, specs: tuple[str, ...], exc: BaseException) -> None:
         if token != self._token or self._closed:
@@ -266,57 +259,39 @@ class Station:
         if self._on_sources is not None:
             self._on_sources(list(self.cameras))
 
-    def _ensure_sinks(self) -> None:
-        """Open the trace and the NG store once (disk: called on a job thread)."""
-        with self._sinks_lock:
-            if self.trace is None:
-                try:
-                    path = self.config.trace_path or self.data_dir / "trace.sqlite"
-                    self.trace = TraceWriter(path, on_error=self._report)
-                except Exception as exc:  # noqa: BLE001 - inspect without a trace rather than not at all
-                    self._report("trace", exc)
-            if self.ng_store is None and self.config.ng_images:
-                try:
-                    self.ng_store = NgStore(NgStoreConfig(self.data_dir / "ng_images"), on_error=self._report)
-                except OSError as exc:
-                    self._report("NG images", exc)
-
     # --- outputs -----------------------------------------------------------------------------------
 
-    def _make_pulse(self, source: FrameSource) -> PulseOutput | None:
-        if not self.reject_config.pulse_enabled:
-            return None
-        pulse = PulseOutput(self.reject_config, source=source, on_error=self._report)
-        if pulse.pulse_unavailable:
-            self._report("reject output", pulse.pulse_unavailable)
-        return pulse
+    @property
+    def trace(self) -> TraceWriter | None:
+        return self.outputs.trace
 
-    def _ensure_stream(self) -> None:
-        config = self.reject_config
-        if self.stream is not None or not config.tcp_enabled:
-            return
-        try:
-            self.stream = StreamOutput(config, on_error=self._report)
-        except OSError as exc:  # e.g. the port is taken by another program: the pulse is not affected
-            self._report("result stream", OSError(f"cannot listen on {config.host}:{config.port}: {exc}"))
+    @property
+    def ng_store(self) -> NgStore | None:
+        return self.outputs.ng_store
+
+    @ng_store.setter
+    def ng_store(self, store: NgStore | None) -> None:  # before connecting: e.g. a store on another disk
+        self.outputs.ng_store = store
+
+    @property
+    def stream(self) -> StreamOutput | None:
+        return self.outputs.stream
+
+    @property
+    def reject_config(self) -> RejectConfig:
+        return self.outputs.reject_config
 
     def set_reject_config(self, config: RejectConfig) -> None:
         """Use new reject settings: pulses are rebuilt at once; the old stream is closed before the new binds."""
         with self._lock:
-            self.reject_config = config
-            old_stream, self.stream = self.stream, None
-            old_pulses = [c.pulse for c in self.cameras if c.pulse is not None]
-            for camera in self.cameras:
-                camera.pulse = self._make_pulse(camera.source)
-                camera.pipeline.set_outputs(self._outputs_for(camera))
+            close_old = self.outputs.reconfigure(config, self.cameras)
+            self._refresh_outputs()
 
         def swap_stream() -> None:
-            for output in [old_stream, *old_pulses]:
-                if output is not None:
-                    close_quietly([output])
+            close_old()
             with self._lock:
-                if self.reject_config is config and not self._closed:
-                    self._ensure_stream()
+                if self.outputs.reject_config is config and not self._closed:
+                    self.outputs.ensure_stream()
                     self._refresh_outputs()
 
         self._run(swap_stream, None, lambda exc: self._report("result stream", exc))
@@ -324,18 +299,18 @@ class Station:
     def add_output(self, output: RecordSink) -> None:
         """Send every record of every camera to ``output`` too (e.g. an OPC UA server, an MQTT client)."""
         with self._lock:
-            self._extra_outputs.append(output)
+            self.outputs.extra.append(output)
             self._refresh_outputs()
 
     def remove_output(self, output: RecordSink) -> None:
         with self._lock:
-            if output in self._extra_outputs:
-                self._extra_outputs.remove(output)
+            if output in self.outputs.extra:
+                self.outputs.extra.remove(output)
             self._refresh_outputs()
 
     def _refresh_outputs(self) -> None:
         for camera in self.cameras:
-            camera.pipeline.set_outputs(self._outputs_for(camera))
+            camera.pipeline.set_outputs(self.outputs.for_camera(camera))
 
     # --- inspection --------------------------------------------------------------------------------
 
@@ -391,15 +366,7 @@ class Station:
 
     def _mode_job(self, mode: AcquisitionMode) -> Callable[[], None]:
         cameras, line = list(self.cameras), self.hardware_line
-
-        def job() -> None:
-            for camera in cameras:  # one camera's failure must not keep the others in the old mode
-                try:
-                    apply_mode(camera, mode, line)
-                except Exception as exc:  # noqa: BLE001 - reported per camera
-                    self._report("trigger", exc)
-
-        return job
+        return lambda: apply_to_all(cameras, mode, line, self._report)
 
     def trigger(self, part_id: str = "") -> Trigger:
         """Judge the part in front of the cameras now; its record carries the trigger's number and ``part_id``.
@@ -417,7 +384,7 @@ class Station:
             raise StationError(f"trigger: {', '.join(idle)} not in triggered mode (yet, or it failed: see the errors)")
         trigger = Trigger(next(self._triggers), str(part_id), time.monotonic())
         for camera in cameras:
-            camera.pipeline.trigger(trigger)
+            camera.pipeline.trigger(trigger)  # the slot takes its frame; a camera in trigger mode is fired too
             if camera.camera_triggered:
                 self._run(camera.source.software_trigger, None, lambda exc: self._report("trigger", exc))
         return trigger
@@ -488,15 +455,8 @@ class Station:
         with self._lock:
             self._closed = True
             old = self._detach()
-            stream, self.stream = self.stream, None
         close_quietly(old, timeout)
-        close_quietly([o for o in (stream, *self._extra_outputs) if o is not None])
-        for sink in (self.trace, self.ng_store):
-            if sink is not None:
-                try:
-                    sink.close(timeout)
-                except Exception:  # noqa: BLE001 - shutting down: the sink reported its own errors
-                    pass
+        self.outputs.close(timeout)
 
     def _report(self, where: str, error: object) -> None:
         if self._on_error is not None:
