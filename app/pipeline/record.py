@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from app.sources.base import Frame
 from draem_core.inspector import InspectionResult, Roi
 from draem_core.modelfile import ModelMetadata
-from draem_core.verdict import NG, is_reject
+from draem_core.verdict import NG, NOT_JUDGED, OK, is_reject
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,38 @@ class InspectionRecord:
             if value is not None and not math.isfinite(value):
                 data[key] = None
         return data
+
+
+@dataclass(frozen=True)
+class PartRecord:
+    """One triggered part's verdict across every camera of the station.
+
+    The part is rejected when any camera rejects it: NG when any camera says NG, else NOT_JUDGED when any camera
+    could not judge it, else OK (:func:`part_verdict`). With one camera it is that camera's verdict.
+    """
+
+    time: float  # wall-clock time of the last camera's verdict, Unix epoch seconds
+    trigger: int  # the trigger's number (0: a hardware trigger the station did not issue)
+    part_id: str  # the part id given with the trigger ("" if none)
+    verdict: str  # OK, NG or NOT_JUDGED
+    recipe: str  # the recipe in force
+    cameras: tuple[InspectionRecord, ...]  # each camera's record of this part, in camera order
+
+    @property
+    def rejected(self) -> bool:
+        return is_reject(self.verdict)
+
+    def to_dict(self) -> dict:
+        """JSON-safe dict with each camera's record."""
+        return {"time": self.time, "trigger": self.trigger, "part_id": self.part_id, "verdict": self.verdict,
+                "recipe": self.recipe, "cameras": [r.to_dict() for r in self.cameras]}  # fmt: skip
+
+
+def part_verdict(verdicts: list[str] | tuple[str, ...]) -> str:
+    """The part's verdict from its cameras' verdicts (see :class:`PartRecord`)."""
+    if NG in verdicts:
+        return NG
+    return NOT_JUDGED if any(v != OK for v in verdicts) or not verdicts else OK
 
 
 @dataclass(frozen=True)
