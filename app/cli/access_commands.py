@@ -13,6 +13,8 @@ import getpass
 import sys
 from pathlib import Path
 
+from app.cli.app_commands import _time  # the same --from/--to parsing as trace-export
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``audit-export`` and ``access``."""
@@ -138,12 +140,3 @@ def _warn_if_writable(path: Path) -> None:
         return
     if sys.platform != "win32" and mode & 0o022:
         print(f"warning: {path} can be written by its group or by everyone: operators could change it", file=sys.stderr)
-
-
-def _time(text: str) -> float:
-    from app.trace import parse_time
-
-    try:
-        return parse_time(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from exc
