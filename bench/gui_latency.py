@@ -81,6 +81,7 @@ def make_window(args, data_dir: Path, autostart: bool):
     factory = lambda spec: open_source(spec, config=DemoLineConfig(fps=args.fps))  # noqa: E731
     window = MainWindow(LaunchOptions(source="demo", model=args.model, autostart=autostart), settings=settings,
                         source_factory=factory, discover=None, data_dir=data_dir, device=args.device)  # fmt: skip
+    window.modes.set_operator(False)  # the engineer view with every panel (what the recorded figures measured)
     window.resize(1600, 1000)
     window.show()
     return window
@@ -122,7 +123,7 @@ def main() -> int:
         if not ok:
             print(f"inspection did not start: {window.status.last_error}", file=sys.stderr)
             return 1
-        window.reset_counters()
+        window.station.reset_counters()
         rec = {"phase": "inspecting", **measure_lateness(app, args.seconds)}
         s = window.session.stats()
         rec.update(camera_fps=round(s.camera_fps, 1), inspected_fps=round(s.inspected_fps, 1),

@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--model", type=Path, metavar="PATH", help="model file (default: last used, else the demo model)"
     )
     p.add_argument(
-        "--operator", action="store_true", help="start in operator mode (engineering controls hidden)"
+        "--operator", action="store_true", help="start in operator mode (always the case; kept for scripts)"
     )
     p.add_argument("--fullscreen", action="store_true", help="start full screen")
     p.set_defaults(func=cmd_gui)

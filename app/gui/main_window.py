@@ -13,8 +13,11 @@ from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QSettings, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QIcon
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMessageBox, QScrollArea, QWidget
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMenu, QMessageBox, QScrollArea, QWidget
 
+from app.audit import AuditLog
+from app.gui.access import apply_mode, open_access
+from app.gui.audit_trail import AuditTrail, described
 from app.gui.camera_panel import CameraPanel
 from app.gui.error_sink import ErrorSink, Notice
 from app.gui.feature_tree import FeatureTreePanel
@@ -30,6 +33,7 @@ from app.gui.tasks import run_task
 from app.gui.window_actions import WindowActions
 from app.paths import APP_NAME, ORG_NAME, data_home, resources_dir
 from app.pipeline import LiveResult
+from app.pipeline.record import model_identity
 from app.state import AppState, AppStatus
 from app.station import AcquisitionMode
 from draem_core.errors import DraemError
@@ -59,8 +63,9 @@ class MainWindow(QMainWindow):
         settings: The QSettings store (tests pass an ini file); default: the application's.
         source_factory: Spec -> closed FrameSource (default ``app.sources.factory.open_source``).
         discover: Lists cameras for the source panel (default: GenTL discovery); None: no search.
-        data_dir: Trace database, NG images and model registry (default ``data_home()``).
+        data_dir: Trace database (with the audit log), NG images and model registry (default ``data_home()``).
         device: Where models run.
+        machine_settings: The machine-wide access settings file (default: :func:`app.access.machine_settings_path`).
     """
 
     def __init__(
@@ -72,6 +77,7 @@ class MainWindow(QMainWindow):
         discover: Callable[[], object] | None = default_discover,
         data_dir: Path | None = None,
         device: str = "auto",
+        machine_settings: Path | None = None,
     ) -> None:
         super().__init__()
         if not QCoreApplication.organizationName():
@@ -81,6 +87,8 @@ class MainWindow(QMainWindow):
         self.settings = GuiSettings(settings if settings is not None else QSettings())
         self.data_dir = Path(data_dir) if data_dir is not None else data_home()
         self.errors = ErrorSink(self)
+        audit_db = self.data_dir / "trace.sqlite"  # the audit log has its own table in the trace database
+        self.audit = AuditTrail(AuditLog(audit_db, on_error=self.errors), role=lambda: self.modes.role, parent=self)
         self.session = StationQt(errors=self.errors, source_factory=source_factory, data_dir=self.data_dir,
                                  reject=self.settings.reject(), device=device, parent=self)  # fmt: skip
         self.station = self.session.station
@@ -92,7 +100,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.board)
         self.status = StatusView(self.statusBar())
         self._build_docks(discover)
-        self.modes = ModeSwitch(self, self.settings.store)
+        self.modes = ModeSwitch(self, open_access(self.settings.store, machine_settings), audit_db=audit_db)
         self.commands = WindowActions(self)
         self._wire()
         self._restore()
@@ -168,8 +176,7 @@ class MainWindow(QMainWindow):
             self.controls.set_roi_enabled(True)
             self.board.view.set_roi_enabled(True, st.roi())
             self.station.set_roi(st.roi())
-        operator = self.options.operator if self.options.operator is not None else st.operator_mode()
-        self.modes.set_operator(operator)
+        self.modes.start()  # always operator mode: engineer mode needs the password (docs/gui.md)
         if self.options.fullscreen:
             self.showFullScreen()
 
@@ -208,6 +215,8 @@ class MainWindow(QMainWindow):
         self.station.load_model(Path(path))
 
     def choose_model_file(self) -> None:
+        if not self.modes.allows("load_model"):
+            return
         start = str(self.station.model_path.parent if self.station.model_path else self.data_dir)
         path, _ = QFileDialog.getOpenFileName(
             self, "Load model", start, "draem-inspect models (*.safetensors)"
@@ -227,6 +236,8 @@ class MainWindow(QMainWindow):
         return {"source": source.name if source is not None else "", "features": values}
 
     def _on_model(self, path: Path) -> None:
+        name, version = model_identity(self.station.inspector.meta if self.station.inspector else None)
+        self.audit.note("model", f"{name} {version}".strip() or path.name, detail=path)
         self.settings.set_model_path(path)
         saved = self.settings.threshold_for(path)
         if saved is not None:
@@ -253,17 +264,23 @@ class MainWindow(QMainWindow):
 
     def set_threshold(self, raw: float | None) -> None:
         """Apply and remember a threshold for the current model (None: back to calibrated)."""
-        if self.station.inspector is None:
+        if self.station.inspector is None or not self.modes.allows("threshold"):
             return
+        before = self.station.threshold
         self.station.set_threshold(raw)
         if self.station.model_path is not None:
             self.settings.set_threshold_for(self.station.model_path, raw)
         value = self.station.threshold
         self.controls.show_threshold(value)
         self.board.trend.set_threshold(value)
+        self.audit.note_settled("threshold", "calibrated" if raw is None else f"{value:.6g}",
+                                previous="" if before is None else f"{before:.6g}", detail=self.station.model_path or "")  # fmt: skip
 
     def set_mode(self, mode: str, line: str = "") -> None:
         """Free run or triggered (software / hardware) for every camera; remembered for the next start."""
+        if not self.modes.allows("acquisition"):
+            return
+        self.audit.note("acquisition", mode, previous=self.station.mode.value, detail=line)
         self.station.set_mode(mode, line)
         self.controls.parts.show_mode(mode)
         self.commands.trigger.setEnabled(self.station.mode != AcquisitionMode.FREE_RUN)
@@ -272,6 +289,8 @@ class MainWindow(QMainWindow):
 
     def trigger(self, part_id: str = "") -> None:
         """Judge the part in front of the cameras now (triggered modes); never waits on the camera."""
+        if not self.modes.allows("trigger"):
+            return
         try:
             trigger = self.station.trigger(part_id)
         except DraemError as exc:
@@ -284,9 +303,12 @@ class MainWindow(QMainWindow):
         self.settings.set_overlay(options)
 
     def set_roi_enabled(self, on: bool) -> None:
+        if not self.modes.allows("roi"):
+            return
         view = self.board.view
         view.set_roi_enabled(on, self.settings.roi())
         roi = view.current_roi() if on else None
+        self.audit.note("roi", roi, previous=self.station.roi)
         self.station.set_roi(roi)
         self.settings.set_roi_enabled(on)
         if roi is not None:
@@ -298,15 +320,36 @@ class MainWindow(QMainWindow):
             self._roi_moved(self.board.view.current_roi())
 
     def _roi_moved(self, roi) -> None:
+        if not self.modes.allows("roi"):
+            return
+        self.audit.note_settled("roi", roi, previous=self.station.roi)
         self.station.set_roi(roi)
         self.settings.set_roi(roi)
 
     def set_reject(self, config) -> None:
+        if not self.modes.allows("outputs"):
+            return
+        self.audit.note("outputs", described(config), previous=described(self.station.reject_config))
         self.settings.set_reject(config)
         self.station.set_reject_config(config)
         self.status.flash("reject outputs applied")
 
+    def set_inspecting(self, on: bool) -> None:
+        """Start or stop judging frames (operators: as the operator-actions setting allows)."""
+        if self.modes.allows("start_inspection" if on else "stop_inspection"):
+            self.audit.note("inspection", "started" if on else "stopped")
+            self.station.set_inspecting(on)
+
+    def set_recipe(self, name: str) -> None:
+        """The recipe written into every record from the next frame on (operators: if allowed)."""
+        if self.modes.allows("select_recipe"):
+            self.audit.note("recipe", name, previous=self.station.recipe)
+            self.station.set_recipe(name)
+
     def reset_counters(self) -> None:
+        if not self.modes.allows("reset_counters"):
+            return
+        self.audit.note("counters", "reset")
         self.station.reset_counters()
         self.board.trend.clear_history()
         self.update_stats()
@@ -315,20 +358,22 @@ class MainWindow(QMainWindow):
         if self.modes.operator:
             self.modes.request_engineer()
         else:
-            self.modes.set_operator(True)
+            self.modes.enter_operator()
 
     def toggle_fullscreen(self) -> None:
         self.showNormal() if self.isFullScreen() else self.showFullScreen()
 
     def apply_mode(self, operator: bool) -> None:
-        """Show or hide the engineering controls (called by :class:`ModeSwitch`)."""
-        for dock in self.docks:
-            dock.setVisible(not operator)
-        self.commands.set_operator(operator)
-        self.board.view.set_roi_editable(not operator)
-        self.board.trend.set_editable(not operator)
-        self.settings.set_operator_mode(operator)
-        self.status.set_mode(operator)
+        """Show what the mode allows (called by :class:`ModeSwitch`; the rules are in :mod:`app.gui.access`)."""
+        apply_mode(self, operator)
+
+    def enable_actions(self) -> None:
+        """Enable each action as the state machine and the mode allow."""
+        machine, allows = self.station.machine, self.modes.allows
+        self.commands.enable_from(lambda name: machine.enabled(name) and allows(name))
+
+    def createPopupMenu(self) -> QMenu | None:  # noqa: N802 - Qt override: no way back to hidden panels for operators
+        return None if self.modes.operator else super().createPopupMenu()
 
     # --- timers ------------------------------------------------------------------------------------
 
@@ -355,7 +400,7 @@ class MainWindow(QMainWindow):
 
     def _on_state(self, status: AppStatus) -> None:
         machine = self.station.machine
-        self.commands.enable_from(machine.enabled)
+        self.enable_actions()
         self.camera_panel.set_actions(machine.enabled("connect"), machine.enabled("disconnect"))
         self.status.set_state(status)
         show_idle_verdict(self.board, self.station)
@@ -401,6 +446,7 @@ class MainWindow(QMainWindow):
         self.settings.sync()
         self.hide()
         self.station.shutdown()
+        self.audit.close()
         super().closeEvent(event)
 
 

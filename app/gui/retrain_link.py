@@ -10,12 +10,15 @@ def open_wizard(window) -> object | None:
 
     The wizard gets non-blocking callbacks only: the newest frame with its verdict (one publication), the
     camera settings the window already read, and ``deploy`` which swaps a model in between frames (keeping
-    the previous one when the new file is bad).
+    the previous one when the new file is bad; refused in operator mode). Engineers only; a wizard hidden by
+    the switch to operator mode (its training still running) is shown again.
     """
+    if not window.modes.allows("retrain"):
+        window.errors("retrain", "the retrain wizard is for engineers: switch to engineer mode first")
+        return None
     existing = getattr(window, "retrain_wizard", None)
-    if existing is not None and existing.isVisible():
-        existing.raise_()
-        existing.activateWindow()
+    if existing is not None and (existing.isVisible() or existing.suspended):
+        existing.resume_for_engineer()
         return existing
     try:
         from app.registry import ModelRegistry
@@ -26,6 +29,9 @@ def open_wizard(window) -> object | None:
         return None
 
     def deploy(model_path: Path) -> None:
+        if window.modes.operator:
+            window.errors("retrain", f"{Path(model_path).name} not deployed: the window is in operator mode")
+            return
         window.load_model(Path(model_path))
 
     try:
@@ -44,3 +50,10 @@ def open_wizard(window) -> object | None:
     window.retrain_wizard = wizard  # keep a reference while it is open
     wizard.show()
     return wizard
+
+
+def close_wizard(window) -> None:
+    """The switch to operator mode: close the wizard (its training, if any, keeps running)."""
+    wizard = getattr(window, "retrain_wizard", None)
+    if wizard is not None and wizard.isVisible():
+        wizard.close_for_operator()

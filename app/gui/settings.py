@@ -138,13 +138,6 @@ class GuiSettings:
     def set_acquisition_mode(self, mode: str) -> None:
         self.store.setValue("acquisition/mode", str(mode))
 
-    def operator_mode(self) -> bool:
-        """The window was last in operator mode."""
-        return self._get("mode/operator", False, bool)
-
-    def set_operator_mode(self, on: bool) -> None:
-        self.store.setValue("mode/operator", bool(on))
-
     # --- window ------------------------------------------------------------------------------------
 
     def restore_window(self, window: QMainWindow) -> bool:

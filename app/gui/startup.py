@@ -17,7 +17,7 @@ class LaunchOptions:
 
     source: str | None = None  # source spec to open; None: the last one used, else the demo line
     model: Path | None = None  # model file; None: last used, else the registry's active one, else bundled
-    operator: bool | None = None  # start in operator mode; None: as last time
+    operator: bool | None = None  # kept for scripts: the window always starts in operator mode now
     fullscreen: bool = False  # start full screen
     autostart: bool = True  # connect and load the model right away
 

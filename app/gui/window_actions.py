@@ -1,4 +1,5 @@
-"""The window's actions, menus and toolbar. Actions named like :data:`app.state.ACTIONS` follow the state."""
+"""The window's actions, menus and toolbar. Actions named like :data:`app.state.ACTIONS` follow the state; in
+operator mode only those the access policy allows are shown (:mod:`app.gui.access`)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from collections.abc import Callable
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QSizePolicy, QToolBar, QWidget
 
+from app.gui.audit_trail import export_audit
+
 STATE_ACTIONS = ("connect", "disconnect", "start_inspection", "stop_inspection", "load_model", "retrain",
                  "reset_counters")  # fmt: skip
-ENGINEER_ONLY = ("connect", "disconnect", "load_model", "retrain")  # hidden in operator mode
 
 
 class WindowActions:
@@ -23,10 +25,10 @@ class WindowActions:
             "connect": a("Connect", w.connect_selected, "F5", "Open the source chosen in the Source panel"),
             "disconnect": a("Disconnect", s.disconnect_source, "Shift+F5", "Close the source"),
             "start_inspection": a(
-                "Start inspection", lambda: s.set_inspecting(True), "F9", "Judge every frame"
+                "Start inspection", lambda: w.set_inspecting(True), "F9", "Judge every frame"
             ),
             "stop_inspection": a(
-                "Stop inspection", lambda: s.set_inspecting(False), "Shift+F9", "Show frames only"
+                "Stop inspection", lambda: w.set_inspecting(False), "Shift+F9", "Show frames only"
             ),
             "load_model": a("Load model…", w.choose_model_file, "Ctrl+O", "Load a model file"),
             "retrain": a("Retrain…", w.open_retrain_wizard, "Ctrl+T", "Collect images and train a new model"),
@@ -35,9 +37,13 @@ class WindowActions:
         self.trigger = a("Trigger", lambda: w.trigger(""), "F8", "Judge the part in front of the camera now "
                          "(software-trigger mode)")  # fmt: skip
         self.export = a("Export trace…", w.export_trace, None, "Write the inspections of a time range as CSV")
+        self.export_audit = a("Export audit log…", lambda: export_audit(w), None,
+                              "Write who changed what (threshold, model, recipe, mode, outputs) in a time range as CSV")
         self.fullscreen = a("Full screen", w.toggle_fullscreen, "F11")
         self.mode = a("Operator mode", w.toggle_mode, "Ctrl+M", "Switch between operator and engineer mode")
         self.password = a("Change engineer password…", w.modes.change_password)
+        self.operator_actions = a("Operator actions…", w.modes.edit_operator_actions, None,
+                                  "Choose what operators may do (stop inspection, reset counters, …)")
         self.about = a("About draem-inspect", w.about)
         self.quit = a("Quit", w.close, "Ctrl+Q")
         self._menus()
@@ -54,11 +60,11 @@ class WindowActions:
     def _menus(self) -> None:
         n = self.by_name
         menus = (
-            ("&File", (self.export, None, self.quit)),
+            ("&File", (self.export, self.export_audit, None, self.quit)),
             ("&Source", (n["connect"], n["disconnect"])),
             ("&Inspection", (n["start_inspection"], n["stop_inspection"], self.trigger, None, n["reset_counters"])),
             ("&Model", (n["load_model"], n["retrain"])),
-            ("&View", (self.mode, self.fullscreen, None, self.password)),
+            ("&View", (self.mode, self.fullscreen, None, self.password, self.operator_actions)),
             ("&Help", (self.about,)),
         )
         bar = self.window.menuBar()
@@ -87,9 +93,10 @@ class WindowActions:
         for name in STATE_ACTIONS:
             self.by_name[name].setEnabled(enabled(name))
 
-    def set_operator(self, operator: bool) -> None:
-        """Operator mode: engineering actions and the menu bar disappear."""
-        for name in ENGINEER_ONLY:
-            self.by_name[name].setVisible(not operator)
+    def set_operator(self, operator: bool, allows: Callable[[str], bool]) -> None:
+        """Operator mode: the menu bar and every action the mode does not ``allows`` disappear."""
+        for name, action in self.by_name.items():
+            action.setVisible(allows(name))
+        self.trigger.setVisible(allows("trigger"))
         self.window.menuBar().setVisible(not operator)
         self.mode.setText("Engineer mode…" if operator else "Operator mode")

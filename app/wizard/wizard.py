@@ -2,7 +2,8 @@
 
 Every page edits one :class:`~app.retrain.plan.RetrainPlan`; the collaborators (the live window's frame and
 verdict slots, the deploy callback, the model registry) are injected. Closing while training asks what to
-do; stopping writes a checkpoint that Resume continues later, so nothing is lost.
+do; stopping writes a checkpoint that Resume continues later, so nothing is lost. The switch to operator mode
+closes it without asking (:meth:`RetrainWizard.close_for_operator`): a running training keeps going.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtWidgets import QMessageBox, QWidget, QWizard
+from PySide6.QtWidgets import QDialog, QMessageBox, QWidget, QWizard
 
 from app.paths import data_home
 from app.pipeline.record import LiveResult
@@ -76,6 +77,7 @@ class RetrainWizard(QWizard):
         self.resize(*SIZE)
         self.question: QMessageBox | None = None  # the "training is running" question while it is open
         self._close_after_training = False
+        self.suspended = False  # hidden by the switch to operator mode while its training runs
 
     # --- closing -------------------------------------------------------------------------------------
 
@@ -93,6 +95,29 @@ class RetrainWizard(QWizard):
             return
         self._shutdown()
         super().accept()
+
+    def close_for_operator(self) -> None:
+        """Close now, without asking: the window went to operator mode, who must not deploy or roll back.
+
+        A running training keeps going in its own process: the wizard is then only hidden (``suspended``) and
+        keeps following it, and Retrain… in engineer mode shows it again with its progress. Otherwise it closes
+        as Cancel does. Dialogs it has open are dismissed (the training question as "keep training").
+        """
+        for dialog in self.findChildren(QDialog):
+            if dialog.isVisible():
+                dialog.reject()
+        if self.runner.running:
+            self.suspended = True
+            self.hide()
+        else:
+            self.reject()
+
+    def resume_for_engineer(self) -> None:
+        """Show the wizard again (Retrain… in engineer mode)."""
+        self.suspended = False
+        self.show()
+        self.raise_()
+        self.activateWindow()
 
     def _ask_about_training(self) -> None:
         if self.question is not None:

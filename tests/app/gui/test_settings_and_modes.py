@@ -1,4 +1,4 @@
-"""Settings that survive a restart, operator/engineer modes and the engineer password."""
+"""Settings that survive a restart; unreadable settings fall back to the defaults."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QSettings, Qt
 
-from app.gui.password import DEFAULT_PASSWORD, KEY, PasswordStore, hash_password, verify_password
 from app.gui.settings import GuiSettings, OverlayOptions
 from app.state import AppState
 
@@ -48,55 +47,3 @@ def test_unreadable_settings_fall_back_to_defaults(tmp_path: Path) -> None:
     settings = GuiSettings(QSettings(str(path), QSettings.Format.IniFormat))
     assert settings.overlay() == OverlayOptions()
     assert settings.roi() is None and settings.source_spec() == ""
-
-
-def test_operator_mode_hides_engineering_and_needs_the_password(qtbot, make_window, settings_file) -> None:
-    window = make_window(autostart=False, operator=True)
-    assert window.modes.operator
-    assert not any(dock.isVisible() for dock in window.docks)
-    assert not window.menuBar().isVisible() and not window.commands.by_name["load_model"].isVisible()
-    assert window.status.mode.text() == "OPERATOR MODE"
-    assert not window.board.trend.threshold_line.movable
-
-    dialog = window.modes.request_engineer()
-    dialog.password.setText("wrong")
-    dialog.accept()
-    assert window.modes.operator and "wrong engineer password" in window.status.last_error
-    dialog = window.modes.request_engineer()
-    dialog.password.setText(DEFAULT_PASSWORD)
-    dialog.accept()
-    assert not window.modes.operator and all(dock.isVisible() for dock in window.docks)
-    assert window.menuBar().isVisible() and window.commands.by_name["load_model"].isVisible()
-
-    change = window.modes.change_password()
-    change.current.setText(DEFAULT_PASSWORD)
-    change.new.setText("s3cret-line")
-    change.repeat.setText("s3cret-line")
-    change._try()
-    assert change.result() == change.DialogCode.Accepted
-    stored = QSettings(str(settings_file), QSettings.Format.IniFormat).value(KEY)
-    assert stored.startswith("scrypt$") and "s3cret" not in stored  # only the salted hash is kept
-    window.modes.set_operator(True)
-    assert not window.modes.enter_engineer(DEFAULT_PASSWORD)  # the default no longer opens it
-    assert window.modes.enter_engineer("s3cret-line")
-
-
-def test_password_change_rules(tmp_path: Path) -> None:
-    store = PasswordStore(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
-    assert store.is_default and store.verify(DEFAULT_PASSWORD) and not store.verify("")
-    with pytest.raises(ValueError, match="current password is wrong"):
-        store.change("nope", "abcdef")
-    with pytest.raises(ValueError, match="at least"):
-        store.change(DEFAULT_PASSWORD, "ab")
-    store.change(DEFAULT_PASSWORD, "abcdef")
-    assert not store.is_default and store.verify("abcdef") and not store.verify(DEFAULT_PASSWORD)
-
-
-def test_password_hashing() -> None:
-    a, b = hash_password("line-7"), hash_password("line-7")
-    assert a != b  # a fresh salt each time
-    assert verify_password("line-7", a) and verify_password("line-7", b)
-    assert not verify_password("line-8", a)
-    assert hash_password("x", salt=b"0" * 16) == hash_password("x", salt=b"0" * 16)
-    for broken in ("", "plain-text", "md5$1$2$3$00$00", a.replace("scrypt", "bcrypt"), a[:-4] + "zzzz"):
-        assert not verify_password("line-7", broken)

@@ -24,6 +24,8 @@ def test_deploy_and_rollback_reach_the_live_inspection(qtbot, tmp_path: Path, go
                                                        tiny_model: Path) -> None:  # fmt: skip
     from PySide6.QtCore import QSettings
 
+    from app.access.password import MIN_ITERATIONS, hash_password
+    from app.access.policy import PASSWORD_KEY
     from app.gui.main_window import MainWindow
     from app.gui.startup import LaunchOptions
     from app.sources.factory import open_source
@@ -35,12 +37,15 @@ def test_deploy_and_rollback_reach_the_live_inspection(qtbot, tmp_path: Path, go
         shutil.copy(p, folder / p.name)
     registry = ModelRegistry(tmp_path / "data" / "models")
     old = registry.activate(registry.add(tiny_model).id)
-    window = MainWindow(LaunchOptions(source=f"folder:{folder}", model=old.model_path),
-                        settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    settings.setValue(PASSWORD_KEY, hash_password("line-engineer", iterations=MIN_ITERATIONS))
+    window = MainWindow(LaunchOptions(source=f"folder:{folder}", model=old.model_path), settings=settings,
                         source_factory=lambda spec: open_source(spec, fps=15.0), discover=None,
-                        data_dir=tmp_path / "data", device="cpu")  # fmt: skip
+                        data_dir=tmp_path / "data", device="cpu", machine_settings=tmp_path / "access.ini")  # fmt: skip
     qtbot.addWidget(window)
     window.show()
+    window.modes.enter_engineer("line-engineer")  # the window starts in operator mode; deploying is for engineers
+    qtbot.waitUntil(lambda: not window.modes.operator, timeout=WAIT)
     qtbot.waitUntil(
         lambda: window.station.state == AppState.INSPECTING and _version(window) == old.id, timeout=WAIT
     )
