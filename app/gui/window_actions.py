@@ -7,6 +7,8 @@ from collections.abc import Callable
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QSizePolicy, QToolBar, QWidget
 
+from app.gui.diagnostics_action import save_diagnostics
+
 STATE_ACTIONS = ("connect", "disconnect", "start_inspection", "stop_inspection", "load_model", "retrain",
                  "reset_counters")  # fmt: skip
 ENGINEER_ONLY = ("connect", "disconnect", "load_model", "retrain")  # hidden in operator mode
@@ -36,6 +38,8 @@ class WindowActions:
         self.fullscreen = a("Full screen", w.toggle_fullscreen, "F11")
         self.mode = a("Operator mode", w.toggle_mode, "Ctrl+M", "Switch between operator and engineer mode")
         self.password = a("Change engineer password…", w.modes.change_password)
+        self.diagnostics = a("Save diagnostics…", lambda: save_diagnostics(w), None,
+                             "Write a zip for support: logs, settings, versions, cameras, registry, last inspections")
         self.about = a("About draem-inspect", w.about)
         self.quit = a("Quit", w.close, "Ctrl+Q")
         self._menus()
@@ -57,7 +61,7 @@ class WindowActions:
             ("&Inspection", (n["start_inspection"], n["stop_inspection"], None, n["reset_counters"])),
             ("&Model", (n["load_model"], n["retrain"])),
             ("&View", (self.mode, self.fullscreen, None, self.password)),
-            ("&Help", (self.about,)),
+            ("&Help", (self.diagnostics, None, self.about)),
         )
         bar = self.window.menuBar()
         for title, items in menus:
