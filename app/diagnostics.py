@@ -83,23 +83,40 @@ def read_settings(store=None) -> dict[str, object]:
     return redact(values)
 
 
+DISTRIBUTIONS = ("draem-inspect", "torch", "numpy", "opencv-python-headless", "PySide6-Essentials", "shiboken6",
+                 "pyqtgraph", "harvesters", "genicam", "safetensors", "matplotlib")  # versions by package metadata
+
+
 def system_info(data_dir: Path) -> dict:
     """Versions, platform, folders and the environment variables that steer the app."""
     from app.logs import log_dir
     from app.paths import resources_dir
     from app.selftest import versions
 
-    info = {"versions": versions(), "executable": sys.executable, "argv": sys.argv,
-            "cpu_count": os.cpu_count(), "data_dir": str(data_dir), "resources_dir": str(resources_dir()),
-            "log_dir": str(log_dir(data_dir)),
+    info = {"versions": versions(), "distributions": distribution_versions(), "executable": sys.executable,
+            "argv": sys.argv, "cpu_count": os.cpu_count(), "data_dir": str(data_dir),
+            "resources_dir": str(resources_dir()), "log_dir": str(log_dir(data_dir)),
             "environment": {k: os.environ[k] for k in ENV_VARS if k in os.environ}}  # fmt: skip
-    for module, key in (("genicam", "genicam"), ("PySide6.QtCore", "qt")):
-        try:
-            mod = __import__(module, fromlist=["_"])
-            info["versions"][key] = mod.qVersion() if key == "qt" else getattr(mod, "__version__", "unknown")
-        except ImportError as exc:
-            info["versions"][f"{key}_error"] = str(exc)
+    try:
+        from PySide6.QtCore import qVersion
+
+        info["versions"]["qt"] = qVersion()  # the Qt libraries actually loaded
+    except ImportError as exc:
+        info["versions"]["qt_error"] = str(exc)
     return info
+
+
+def distribution_versions() -> dict[str, str]:
+    """The installed version of each of :data:`DISTRIBUTIONS` (the frozen app carries their metadata too)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for name in DISTRIBUTIONS:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out
 
 
 def camera_list(timeout_s: float) -> dict:

@@ -64,7 +64,9 @@ def test_collect_holds_every_part(data_dir: Path, tmp_path: Path) -> None:
     assert manifest["errors"].keys() == {"self-test.json"}  # none saved in this data folder yet
     system = json.loads(files["system.json"])
     assert system["versions"]["draem_inspect"] == __version__
-    assert {"python", "torch", "opencv", "pyside6", "qt", "harvesters", "genicam"} <= system["versions"].keys()
+    assert {"python", "torch", "opencv", "pyside6", "qt", "harvesters"} <= system["versions"].keys()
+    assert system["distributions"]["draem-inspect"] == __version__
+    assert "not installed" not in [system["distributions"][n] for n in ("harvesters", "genicam", "PySide6-Essentials")]
     assert json.loads(files["settings.json"]) == {"security/engineer_password": REDACTED, "model/path": "/m.safetensors"}
     rows = list(csv.reader(io.StringIO(files["trace-last.csv"].decode())))
     assert rows[0][:3] == ["time", "frame_id", "camera"] and [int(r[1]) for r in rows[1:]] == [25, 26, 27, 28, 29]
