@@ -2,13 +2,14 @@
 
 A Debian/Ubuntu machine without a desktop's X libraries makes Qt abort with "could not load the Qt platform
 plugin xcb" and no hint which library is missing. Here the plugin Qt is going to load (``xcb`` unless
-``QT_QPA_PLATFORM`` names another, or the session is Wayland) is checked with ``ldd`` (part of every glibc
-system) before Qt is started, and the missing libraries are named with the ``apt-get install`` line for them.
-This module imports no Qt binary module: it must run before one is loaded.
+``QT_QPA_PLATFORM`` names another, or the session is Wayland) is loaded before Qt starts; when that fails, ``ldd``
+(part of every glibc system) lists every library it lacks, and they are named with the ``apt-get install`` line
+for them. This module imports no Qt binding module: it must run before the first QApplication.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import subprocess
@@ -86,10 +87,19 @@ def plugin_path(platform: str) -> Path:
 def missing_libraries(library: Path) -> list[str]:
     """The shared libraries ``library`` needs (directly or through others) that the loader cannot find.
 
-    Empty when all are found, or when it cannot be told (no ``ldd``): Qt then tries as usual.
+    Empty when all are found, or when it cannot be told (no ``ldd``): Qt then tries as usual. The usual case costs
+    nothing extra: loading the plugin succeeds (Qt would load it a moment later anyway), and only when it fails
+    does ``ldd`` list everything that is missing.
     """
+    if not library.is_file():
+        return []
+    try:
+        ctypes.CDLL(str(library))
+        return []
+    except OSError:
+        pass
     ldd = shutil.which("ldd")
-    if ldd is None or not library.is_file():
+    if ldd is None:
         return []
     try:
         out = subprocess.run([ldd, str(library)], capture_output=True, text=True, timeout=30).stdout
