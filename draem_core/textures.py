@@ -10,9 +10,9 @@ import torch
 
 from draem_core.errors import DatasetError
 from draem_core.imageio import list_images, read_images, to_uint8_rgb
+from draem_core.resources import resources_dir
 
-RESOURCES = Path(__file__).resolve().parent.parent / "resources"
-DEFAULT_TEXTURE_DIR = RESOURCES / "textures"
+DEFAULT_TEXTURE_DIR = resources_dir() / "textures"
 
 
 def procedural_textures(n: int, height: int, width: int, seed: int = 0) -> list[np.ndarray]:

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import os
 import sys
+
+from app.cli.global_options import add_global_options, apply_global_options
+from app.logs import FILE_ONLY
 
 # Before torch loads its OpenMP runtime: idle worker threads sleep instead of spinning. On a PC that also runs
 # the GUI, the camera process and inference, spinning threads cost up to 3x (measured: a training step took
@@ -26,6 +30,7 @@ COMMAND_MODULES = (
     "app.cli.package_commands",
     "app.cli.registry_commands",
     "app.cli.access_commands",
+    "app.cli.support_commands",
 )
 
 
@@ -45,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
         module.register(sub)
     if "gui" in sub.choices:
         parser.has_gui = True  # type: ignore[attr-defined]
+    add_global_options(parser, sub)  # --version, --data-dir, --log-level (app/cli/global_options.py)
     return parser
 
 
@@ -65,10 +71,13 @@ def main(argv: list[str] | None = None) -> int:
         if not hasattr(parser, "has_gui"):
             parser.print_help()
             return 0
-        args = parser.parse_args(["gui"])
+        args = parser.parse_args([*(argv if argv is not None else sys.argv[1:]), "gui"])
+    apply_global_options(args)
     try:
         return int(args.func(args) or 0)
     except DraemError as exc:
+        if logging.getLogger().handlers:  # a log file or --log-level is set up (else Python's fallback would echo)
+            logging.getLogger("draem_inspect").error("%s: %s", args.command, exc, extra=FILE_ONLY)
         print(f"draem-inspect {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

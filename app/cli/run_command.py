@@ -47,12 +47,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Open the station, run the plan, print (and write) the report."""
+    from app.cli.global_options import log_level
+    from app.logs import setup_logging
     from app.paths import data_home
     from app.station.headless import RunPlan, open_station, run_station
     from app.station.modes import AcquisitionMode
     from app.station.station import StationConfig
     from draem_core.imageio import write_bytes_atomic
 
+    setup_logging(data_home(), log_level(args), console=True)  # a service's log file, with the version
     specs = args.source or ["demo"]
     models = args.model or [_default_model()]
     mode = AcquisitionMode(args.trigger) if args.trigger else AcquisitionMode.FREE_RUN

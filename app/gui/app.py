@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 
@@ -36,7 +35,14 @@ def check_display() -> None:
 
 def run_gui(args: argparse.Namespace) -> int:
     """Open the inspection window and run the event loop until it closes; returns the exit code."""
+    from app.cli.global_options import log_level
+    from app.gui.platform_check import check_platform_libraries
+    from app.logs import setup_logging
+    from app.paths import data_home
+
+    setup_logging(data_home(), log_level(args), console=True)
     check_display()
+    check_platform_libraries()  # before Qt loads its platform plugin: names missing system libraries
     from PySide6.QtCore import QCoreApplication
     from PySide6.QtWidgets import QApplication
 
@@ -44,7 +50,6 @@ def run_gui(args: argparse.Namespace) -> int:
     from app.gui.startup import LaunchOptions
     from app.gui.theme import apply_theme
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     reserve_gui_core()
     QCoreApplication.setOrganizationName(ORG_NAME)
     QCoreApplication.setApplicationName(APP_NAME)

@@ -437,7 +437,7 @@ class MainWindow(QMainWindow):
 
         QMessageBox.about(self, "About draem-inspect", f"<b>draem-inspect</b> {__version__}<br>"
                           "Visual inspection with DRAEM anomaly detection.<br>"
-                          f"Data folder: {self.data_dir}")  # fmt: skip
+                          f"Data folder: {self.data_dir}<br>Log files: {self.data_dir / 'logs'}")  # fmt: skip
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         self.refresh_timer.stop()

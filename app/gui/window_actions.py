@@ -9,6 +9,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QSizePolicy, QToolBar, QWidget
 
 from app.gui.audit_trail import export_audit
+from app.gui.diagnostics_action import save_diagnostics
 
 STATE_ACTIONS = ("connect", "disconnect", "start_inspection", "stop_inspection", "load_model", "retrain",
                  "reset_counters")  # fmt: skip
@@ -44,6 +45,8 @@ class WindowActions:
         self.password = a("Change engineer password…", w.modes.change_password)
         self.operator_actions = a("Operator actions…", w.modes.edit_operator_actions, None,
                                   "Choose what operators may do (stop inspection, reset counters, …)")
+        self.diagnostics = a("Save diagnostics…", lambda: save_diagnostics(w), None,
+                             "Write a zip for support: logs, settings, versions, cameras, registry, last inspections")
         self.about = a("About draem-inspect", w.about)
         self.quit = a("Quit", w.close, "Ctrl+Q")
         self._menus()
@@ -65,7 +68,7 @@ class WindowActions:
             ("&Inspection", (n["start_inspection"], n["stop_inspection"], self.trigger, None, n["reset_counters"])),
             ("&Model", (n["load_model"], n["retrain"])),
             ("&View", (self.mode, self.fullscreen, None, self.password, self.operator_actions)),
-            ("&Help", (self.about,)),
+            ("&Help", (self.diagnostics, None, self.about)),
         )
         bar = self.window.menuBar()
         for title, items in menus:

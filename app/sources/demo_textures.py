@@ -10,8 +10,9 @@ import numpy as np
 
 from draem_core.errors import DatasetError, ImageReadError
 from draem_core.imageio import list_images, read_image, to_uint8_rgb
+from draem_core.resources import resources_dir
 
-DEFAULT_TEXTURE_DIR = Path(__file__).resolve().parents[2] / "resources" / "textures"
+DEFAULT_TEXTURE_DIR = resources_dir() / "textures"
 MAX_TEXTURE_SIDE = 384  # textures are downscaled to this: defects use small patches, the belt a fine grain
 BELT_TEXTURE = "gravel"  # file stem of the texture used for the rubber belt (first texture if absent)
 
