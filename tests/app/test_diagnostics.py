@@ -105,10 +105,11 @@ def test_a_failed_write_leaves_the_old_zip_untouched(data_dir: Path, tmp_path: P
 def test_read_settings_of_a_qsettings_store_removes_the_password_hash(tmp_path: Path) -> None:
     from PySide6.QtCore import QByteArray, QSettings
 
-    from app.gui.password import PasswordStore
+    from app.access.password import hash_password
+    from app.access.policy import PASSWORD_KEY
 
     store = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
-    PasswordStore(store).change("engineer", "s3cret-pw")
+    store.setValue(PASSWORD_KEY, hash_password("s3cret-pw", iterations=1000))
     store.setValue("window/geometry", QByteArray(b"\x01\x02\x03"))
     store.setValue("source/spec", "demo")
     values = read_settings(store)

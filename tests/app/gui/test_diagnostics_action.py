@@ -15,15 +15,16 @@ pytestmark = pytest.mark.gui
 
 
 def test_help_menu_saves_diagnostics_off_the_gui_thread(make_window, qtbot, tmp_path: Path, monkeypatch) -> None:
+    from app.access.password import hash_password
+    from app.access.policy import PASSWORD_KEY
     from app.gui.diagnostics_action import save_diagnostics
-    from app.gui.password import PasswordStore
 
     threads = []
     monkeypatch.setattr("app.diagnostics.camera_list",  # the camera search has its own test; here: which thread
                         lambda _t: threads.append(threading.current_thread()) or {"cameras": []})  # fmt: skip
     window = make_window(source=None)
     qtbot.waitUntil(lambda: "in use" in (window.status.last_message or ""), timeout=60_000)  # model loaded
-    PasswordStore(window.settings.store).change("engineer", "line-7-pw")
+    window.settings.store.setValue(PASSWORD_KEY, hash_password("line-7-pw", iterations=1000))
     menus = {action.text(): action.menu() for action in window.menuBar().actions()}
     assert window.commands.diagnostics in menus["&Help"].actions()
     out = tmp_path / "gui-diag.zip"
