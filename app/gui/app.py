@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
+import threading
 
 import torch  # before any Qt import (WinError 1114 in frozen Windows builds otherwise)
 
@@ -41,9 +43,10 @@ def run_gui(args: argparse.Namespace) -> int:
     from app.paths import data_home
 
     setup_logging(data_home(), log_level(args), console=True)
+    early_quit = remember_early_quit()  # SIGTERM/SIGINT while Qt and the window load: honoured once it exists
     check_display()
     check_platform_libraries()  # before Qt loads its platform plugin: names missing system libraries
-    from PySide6.QtCore import QCoreApplication
+    from PySide6.QtCore import QCoreApplication, QTimer
     from PySide6.QtWidgets import QApplication
 
     from app.gui.main_window import MainWindow
@@ -65,7 +68,36 @@ def run_gui(args: argparse.Namespace) -> int:
     if not options.fullscreen:
         window.show()
     close_on_terminate(window)
-    return app.exec()
+    if early_quit.is_set():
+        QTimer.singleShot(0, window.close)
+    code = app.exec()
+    return finish_background_tasks(code)
+
+
+def finish_background_tasks(code: int, timeout_s: float = 5.0) -> int:
+    """After the window closed (station shut down, trace flushed): let background tasks end, bounded.
+
+    A task still running when Qt tears its thread pool down aborts the process ("terminate called without an
+    active exception", e.g. closing during start-up while a camera search runs); past ``timeout_s`` the process
+    ends at once with ``code`` instead, everything that matters being saved already.
+    """
+    from app.gui.tasks import wait_for_tasks
+
+    if wait_for_tasks(timeout_s):
+        return code
+    logging.getLogger("draem_inspect").warning("background tasks still running at exit; ending the process")
+    logging.shutdown()
+    os._exit(code)
+
+
+def remember_early_quit() -> threading.Event:
+    """Until the window exists, SIGTERM/SIGINT only set the returned event (the window then closes at once)."""
+    import signal
+
+    requested = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_args: requested.set())
+    return requested
 
 
 def close_on_terminate(window) -> None:

@@ -43,11 +43,14 @@ class _Task(QRunnable):
 
     def run(self) -> None:
         try:
-            result = self.fn()
-        except BaseException as exc:  # noqa: BLE001 - a worker never lets an exception escape
-            self.relay.failed.emit(exc)
-        else:
-            self.relay.succeeded.emit(result)
+            try:
+                result = self.fn()
+            except BaseException as exc:  # noqa: BLE001 - a worker never lets an exception escape
+                self.relay.failed.emit(exc)
+            else:
+                self.relay.succeeded.emit(result)
+        except RuntimeError:  # the relay was deleted: the window closed while this task ran; nobody waits
+            log.debug("background task finished after its window closed")
 
 
 def run_task(
@@ -75,3 +78,8 @@ def run_task(
 def pending_tasks() -> int:
     """Tasks whose outcome has not been delivered yet (tests wait for 0)."""
     return len(_alive)
+
+
+def wait_for_tasks(timeout_s: float) -> bool:
+    """Wait (at exit only: it blocks) until every task on the pool has ended; True if they did in time."""
+    return _pool is None or _pool.waitForDone(int(timeout_s * 1000))
