@@ -1,7 +1,7 @@
 """Defaults that work without flags, shared by ``train`` and the retrain wizard.
 
 - **Input size from the images**: the model keeps the images' aspect ratio at about :data:`INPUT_PIXELS` pixels
-  (a 460x1130 ball-screw crop becomes 160x416, a 4096x256 fabric strip 64x1024, a 800x600 tyre 256x192), instead
+  (a 460x1130 ball-screw crop becomes 160x416, a 4096x256 fabric strip 64x1024, an 800x600 tyre 288x224), instead
   of squashing every image to 256x256. With an inspection region, the region's size counts.
 - **Preset and budget by device**: on a CPU the ``cpu`` preset for :data:`CPU_STEPS` steps of 8 images, about 30
   minutes on 2 quiet cores at ~65k input pixels (docs/benchmarks.md §1: 546 steps in 22.0 min at 160x384); on a GPU

@@ -118,10 +118,12 @@ class PixelStats:
 
 
 def fit_pixel_stats(maps: torch.Tensor) -> PixelStats:
-    """Per-pixel statistics of good images' maps ``(N, H, W)``: blurred mean and std, std floored."""
+    """Per-pixel statistics of good images' maps ``(N, H, W)``: a blurred mean, and the blurred mean squared
+    deviation *from that blurred mean* as variance (so the edges of a bright structure, where blurring moves the
+    mean, get a wide spread instead of a false alarm), its root floored."""
     maps = maps.float()
     mean = _blur(maps.mean(0))
-    std = _blur(maps.std(0, unbiased=maps.shape[0] > 1))
+    std = _blur(((maps - mean) ** 2).mean(0)).sqrt()
     floor = torch.quantile(std.flatten(), STD_FLOOR_QUANTILE).clamp_min(1e-4)
     return PixelStats(mean, std.clamp_min(floor))
 

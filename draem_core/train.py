@@ -340,3 +340,27 @@ def _finish(
                          roi=run.plan.roi, alignment=run.aligner.to_dict() if run.aligner else None,
                          scoring=chosen.scoring.to_dict())  # fmt: skip
     return meta, extra
+
+
+def finish_again(checkpoint: Path, out: Path, device: str = "cpu", target_frr: float = FRR_TARGET) -> ModelMetadata:
+    """Write ``out`` from a training checkpoint as the end of training would: scoring chosen on the validation
+    split, threshold at ``target_frr``. For a model trained before a change of the scoring or threshold rules.
+
+    Raises:
+        ModelFileError: the checkpoint is missing or broken.
+    """
+    from draem_core.config import LossConfig, SynthConfig
+
+    info = load_checkpoint(checkpoint, resolve_device(device))[2]
+    s = dict(info.settings.get("train", {}))
+    cfg = TrainConfig(**{**s, "synth": SynthConfig(**s.get("synth", {})), "loss": LossConfig(**s.get("loss", {})),
+                         "crop": tuple(s["crop"]) if s.get("crop") else None,
+                         "lr_milestones": tuple(s.get("lr_milestones", (0.8, 0.9))), "device": device})  # fmt: skip
+    source = info.settings.get("anomaly_source") or None
+    plan = TrainPlan(Path(info.settings.get("data", ".")), Path(out), info.model, cfg,
+                     Path(source) if source else None, resume=Path(checkpoint), target_frr=target_frr)  # fmt: skip
+    dev = resolve_device(device)
+    run = _prepare(plan, dev)
+    meta, extra = _finish(run.plan, run, run.start_step, run.start_elapsed, dev, _Rate())
+    save_model(out, run.model, meta, extra=extra)
+    return meta

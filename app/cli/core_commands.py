@@ -81,7 +81,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("data", type=Path, help="folder of good images not used for training (or a category)")
     p.add_argument("--model", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True, help="model file to write (may be --model itself)")
-    p.add_argument("--target-frr", type=float, default=0.005, help="false-reject rate to aim for (default 0.5 %%)")
+    p.add_argument("--target-frr", type=_frr, default=None, help="false-reject rate to aim for (default 1 %%)")
+    p.add_argument("--defects", type=Path, help="folder of real defective images, for their escape rate")
     p.add_argument("--device", default="auto")
     p.set_defaults(func=cmd_calibrate)
 
@@ -231,10 +232,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
     report, scored, skipped = evaluate(inspector, args.data, args.threshold)
     for path, reason in skipped:
         print(f"skipped {path}: {reason}", file=sys.stderr)
+    from draem_core.per_type import table
+
     doc = report.to_dict()
     for key, value in doc.items():
+        if key == "per_type":
+            continue
         shown = "n/a" if value is None else (f"{value:.4f}" if isinstance(value, float) else value)
         print(f"{key:<18} {shown}")
+    if report.per_type:
+        print(table(report.per_type))
     if args.json:
         write_bytes_atomic(args.json, (json.dumps(doc, indent=2) + "\n").encode())
     if args.plots:
@@ -245,12 +252,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from draem_core.recalibration import recalibrate
+    from draem_core.threshold import FRR_TARGET
 
     def progress(i: int, n: int) -> None:
         if i % 80 == 0 or i == n:  # score_items reports every 8 images
             print(f"scored {i}/{n} good images", file=sys.stderr)
 
-    new, old, skipped = recalibrate(args.model, args.data, args.out, args.target_frr, args.device, progress)
+    new, old, skipped, tradeoff = recalibrate(args.model, args.data, args.out, args.target_frr or FRR_TARGET,
+                                              args.device, progress, args.defects)  # fmt: skip
     for path, reason in skipped:
         print(f"skipped {path}: {reason}", file=sys.stderr)
     before = f"{old.threshold:.4f} (from {old.n_good} good images)" if old else "none"
@@ -258,6 +267,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     print(f"method    {new.method}")
     if new.note:
         print(f"note      {new.note}")
+    print(tradeoff.table())
     print(f"wrote {args.out}")
     return 0
 
