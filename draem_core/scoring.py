@@ -11,8 +11,9 @@ Scores (``Scoring.method``):
   window does of a long thin one, and ignores a single hot window less.
 - ``normalized-paper`` / ``normalized-topk``: each pixel's probability is first turned into how unusual it is *at
   that pixel* over good images: ``z = (p - mean) / std`` with ``mean`` and ``std`` per pixel (smoothed, ``std``
-  floored) from the maps of the training images; the map becomes ``sigmoid(z - Z_HALF)`` (in (0, 1), monotonic;
-  a pixel :data:`Z_HALF` standard deviations above its usual level shows 0.5). On a fixed-camera line a marking or an edge that lights up on every good part
+  floored) from the maps of the training images; the map becomes ``softplus(z) / (softplus(z) + Z_HALF)`` (in
+  (0, 1), monotonic, never saturating in float32: a pixel :data:`Z_HALF` standard deviations above its usual
+  level shows 0.5, 30 of them 0.75). On a fixed-camera line a marking or an edge that lights up on every good part
   stops dominating the score. The statistics are two ``(H, W)`` float32 tensors stored in the model file
   (``scoring.mean``, ``scoring.std``), next to the JSON description (``ModelMetadata.scoring``).
 
@@ -35,7 +36,7 @@ STAT_KEYS = ("scoring.mean", "scoring.std")  # tensor names in the model file
 STD_FLOOR_QUANTILE = 0.5  # per-pixel std is at least this quantile of the std map (few good images are noisy)
 STAT_BLUR_SIGMA = 2.0  # Gaussian smoothing (pixels, model resolution) of the mean and std maps: small shifts
 TOPK_SHARE = 0.01  # default share of pixels averaged by the top-k score
-Z_HALF = 3.0  # standard scores above the usual level at which a normalized map shows 0.5
+Z_HALF = 10.0  # standard scores above the usual level at which a normalized map shows 0.5
 
 
 @dataclass(frozen=True)
@@ -140,8 +141,13 @@ def _blur(image: torch.Tensor, sigma: float = STAT_BLUR_SIGMA) -> torch.Tensor:
 
 
 def normalize_maps(maps: torch.Tensor, stats: PixelStats) -> torch.Tensor:
-    """``(B, H, W)`` probabilities -> ``sigmoid(z - Z_HALF)`` with ``z`` the per-pixel standard score."""
-    return torch.sigmoid((maps.float() - stats.mean) / stats.std - Z_HALF)
+    """``(B, H, W)`` probabilities -> ``softplus(z) / (softplus(z) + Z_HALF)``, ``z`` the per-pixel standard score.
+
+    Unseen good images reach z of 10-30 where the training images' maps were uniformly low (a sigmoid of z then
+    saturates at 1.0 and the threshold loses all resolution), hence a slowly saturating squash.
+    """
+    soft = F.softplus((maps.float() - stats.mean) / stats.std)
+    return soft / (soft + Z_HALF)
 
 
 def topk_score(maps: torch.Tensor, share: float) -> torch.Tensor:
