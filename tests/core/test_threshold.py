@@ -57,3 +57,15 @@ def test_bad_inputs_are_refused():
         trade_off(np.array([0.1, np.nan]))
     with pytest.raises(ValueError):
         trade_off(np.array([0.1, 0.2]), target_frr=0.6)
+
+
+def test_one_held_out_image_far_above_the_rest_is_set_aside_and_reported():
+    # the held-out good scores of the ball-screw model of docs/benchmarks.md §8 (100 steps, normalized-topk)
+    good = np.array([0.162, 0.166, 0.166, 0.169, 0.174, 0.175, 0.175, 0.178, 0.179, 0.183, 0.184, 0.19, 0.197, 0.199,
+                     0.199, 0.2, 0.209, 0.226, 0.229, 0.229, 0.238, 0.243, 0.383, 0.6])  # fmt: skip
+    t = trade_off(good, np.linspace(0.3, 0.7, 80), None, 0.01)
+    assert t.n_outliers == 1 and 0.383 < t.chosen.threshold < 0.6  # 0.6 is 9.8 robust SDs up, 0.383 is 5.1
+    assert t.chosen.frr_heldout == pytest.approx(1 / 24)
+    cal, _ = calibrate_tradeoff(good, None, None, 0.01)
+    assert "1 held-out good image(s) score far above" in cal.note and "1 far above the rest" in cal.method
+    assert trade_off(good[:6]).n_outliers == 0  # too few images to call any an outlier
