@@ -2,11 +2,11 @@
 
 Each source is a git snapshot of a public repository (brought with the search tool's ``fetch``); files are read
 from a fixed commit with ``git show`` and written to ``OUT/<name>/``. What each dataset is, its licence and how it
-was split are in docs/benchmarks.md §5 (and in ``OUT/<name>/SOURCE.md``, written here).
+was split are in docs/benchmarks.md §8 (and in ``OUT/<name>/SOURCE.md``, written here).
 
     python bench/prepare_real_data.py --mirrors /work/.mirror --out /work/data
 
-Datasets (licences: docs/benchmarks.md §5):
+Datasets (licences: docs/benchmarks.md §8):
 - ``tire``: MVTec 3D-AD ``tire``, RGB only (CC BY-NC-SA 4.0). train/good 210, validation/good 29 (calibration pool),
   test good 25, contamination 28, cut 27, hole 27, combined 5, masks from ``gt``.
 - ``juice_bottle``: MVTec LOCO AD ``juice_bottle`` as far as the snapshot has it (CC BY-NC-SA 4.0): train/good 335,

@@ -1,4 +1,4 @@
-"""The default recipe on real datasets, same budget for each: one table (docs/benchmarks.md §5).
+"""The default recipe on real datasets, same budget for each: one table (docs/benchmarks.md §8).
 
 Every dataset is trained with ``draem-inspect train DATA --out M [--steps N] --device cpu`` (every other option
 default: size from the images, rotation off, scoring chosen on the validation split, threshold at 1 % FRR) and
@@ -90,7 +90,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=Path, required=True, help="folder for models, logs, eval JSON and plots")
     ap.add_argument("--steps", type=int, help="training steps for every dataset (default: train's default)")
-    ap.add_argument("--data", nargs="*", default=[], help="name=path datasets (default: the four of §5)")
+    ap.add_argument("--data", nargs="*", default=[], help="name=path datasets (default: the four of docs/benchmarks.md §8)")
     ap.add_argument("--skip-train", action="store_true", help="evaluate the models already in --runs")
     ap.add_argument("--refinish", action="store_true", help="re-choose scoring and threshold from the checkpoints")
     args = ap.parse_args()
