@@ -61,7 +61,7 @@ class SynthConfig:
     """Anomaly synthesis (DRAEM.md §2, the reference-code recipe)."""
 
     p_anomaly: float = 0.5  # probability that a training image gets a synthetic anomaly
-    p_rotate: float = 0.3  # probability of rotating the normal image
+    p_rotate: float = 0.0  # probability of rotating the normal image (reference 0.3; off: a fixed camera does not turn parts)
     max_rotate_deg: float = 90.0  # normal-image rotation drawn from U(-max, max)
     perlin_min_exp: int = 0  # Perlin scale 2**k, k drawn from [min_exp, max_exp] for x and y independently
     perlin_max_exp: int = 5

@@ -6,7 +6,7 @@ A model with an inspection region is evaluated on that region of every image and
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +16,9 @@ from draem_core.dataset import TestItem, item_mask, test_items
 from draem_core.errors import DatasetError, ImageReadError, shown
 from draem_core.imageio import read_image, to_uint8_rgb
 from draem_core.inspector import Inspector
-from draem_core.metrics import EvalReport, evaluate_scores
-from draem_core.processing import frames_to_uint8, maps_to_size
+from draem_core.metrics import EvalReport, auroc, evaluate_scores
+from draem_core.per_type import per_type, plot_per_type
+from draem_core.processing import frames_to_uint8, image_score, maps_to_size
 from draem_core.region import RegionError, Roi
 
 
@@ -27,6 +28,7 @@ class ScoredItem:
     score: float
     anomaly_map: np.ndarray  # (H, W) at model resolution
     matrix: np.ndarray | None = None  # alignment of the image to an aligned model's reference part
+    paper_score: float | None = None  # the paper's score of the same probability map (for comparison)
 
 
 def score_items(
@@ -50,24 +52,28 @@ def score_items(
             except RegionError as exc:
                 skipped.append((str(it.path), str(exc)))
         if chunk:
-            maps, scores = _predict(inspector, frames)
+            maps, scores, paper = _predict(inspector, frames)
             scored += [
-                ScoredItem(it, float(s), m, a)
-                for it, s, m, a in zip(chunk, scores, maps, matrices, strict=True)
+                ScoredItem(it, float(s), m, a, float(ps))
+                for it, s, m, a, ps in zip(chunk, scores, maps, matrices, paper, strict=True)
             ]
         if progress:
             progress(min(start + batch, len(items)), len(items))
     return scored, skipped
 
 
-def _predict(inspector: Inspector, frames: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def _predict(inspector: Inspector, frames: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    from draem_core.scoring import post_process
+
     tensors = frames_to_uint8(frames, inspector.device)
-    maps, scores = [], []
+    maps, scores, paper = [], [], []
     for t in tensors:  # images may differ in size; each is resized to the model size anyway
-        m, s = inspector.predict_tensor(t[None])
+        probability = inspector.probability_maps(t[None])
+        m, s = post_process(probability, inspector.scoring, inspector.stats)
         maps.append(maps_to_size(m, inspector.size)[0].float().cpu().numpy())
         scores.append(float(s[0]))
-    return np.stack(maps), np.asarray(scores)
+        paper.append(float(image_score(probability)[0]))
+    return np.stack(maps), np.asarray(scores), np.asarray(paper)
 
 
 def evaluate(
@@ -82,12 +88,16 @@ def evaluate(
     size = inspector.size
     masks = [item_mask(s.item, size, inspector.model_roi, s.matrix) for s in scored]
     have_masks = all(m is not None for m in masks) and any(s.item.label for s in scored)
+    labels, scores = [s.item.label for s in scored], [s.score for s in scored]
     report = evaluate_scores(
-        [s.item.label for s in scored], [s.score for s in scored],
-        threshold=inspector.threshold if threshold is None else threshold,
+        labels, scores, threshold=inspector.threshold if threshold is None else threshold,
         masks=masks if have_masks else None, maps=[s.anomaly_map for s in scored] if have_masks else None,
     )  # fmt: skip
-    return report, scored, skipped
+    both = 0 < sum(labels) < len(labels)
+    extra = {"per_type": per_type([s.item.defect_type for s in scored], labels, scores, report.threshold),
+             "paper_image_auroc": auroc(labels, [s.paper_score for s in scored]) if both else None,
+             "scoring": inspector.scoring.method}  # fmt: skip
+    return replace(report, **extra), scored, skipped
 
 
 def _require_every_class(
@@ -121,6 +131,7 @@ def write_plots(
     if good and bad:
         paths.append(plot_roc(labels, scores, out / "roc.png"))
     paths.append(plot_score_histogram(good, bad or None, report.threshold, out / "histogram.png"))
+    paths.append(plot_per_type([s.item.defect_type for s in scored], scores, report.threshold, out / "per_type.png"))
     for label, name in ((0, "worst_good.png"), (1, "worst_defects.png")):
         group = sorted((s for s in scored if s.item.label == label), key=lambda s: -s.score)[:worst]
         if group:

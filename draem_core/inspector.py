@@ -18,9 +18,10 @@ from draem_core.calibration import Calibration, normalise
 from draem_core.device import resolve_device
 from draem_core.errors import ModelFileError
 from draem_core.model import DraemModel
-from draem_core.modelfile import ModelMetadata, load_model
-from draem_core.processing import anomaly_map, frames_to_uint8, image_score, maps_to_size, resize_to_model
+from draem_core.modelfile import ModelMetadata, load_model_parts
+from draem_core.processing import anomaly_map, frames_to_uint8, maps_to_size, resize_to_model
 from draem_core.region import Roi, clip_roi, require_inside
+from draem_core.scoring import PixelStats, Scoring, post_process
 from draem_core.verdict import NG, NON_FINITE, NOT_JUDGED, judge, threshold_in_force
 
 __all__ = ["InspectionResult", "Inspector", "Roi"]
@@ -31,7 +32,7 @@ class InspectionResult:
     """The judgement of one frame."""
 
     anomaly_map: np.ndarray  # (H, W) float32 in [0, 1] at frame size (zero outside the ROI)
-    score: float  # raw score: max of the 21x21 mean-filtered map at model resolution
+    score: float  # raw score of the model's scoring (draem_core.scoring; the paper's: max of the 21x21 mean map)
     normalized: float  # calibrated: the threshold maps to 0.5
     threshold: float  # raw threshold used for the verdict
     verdict: str  # OK, NG or NOT_JUDGED (a non-finite map or score), see draem_core.verdict
@@ -64,7 +65,18 @@ class InspectionResult:
 class Inspector:
     """Runs a DRAEM model on frames. Thread-compatible: use one Inspector per worker thread."""
 
-    def __init__(self, model: DraemModel, meta: ModelMetadata, device: str | torch.device = "auto") -> None:
+    def __init__(
+        self,
+        model: DraemModel,
+        meta: ModelMetadata,
+        device: str | torch.device = "auto",
+        extra: dict[str, torch.Tensor] | None = None,
+    ) -> None:
+        """``extra``: the model file's non-weight tensors (the scoring statistics of normalized scorings).
+
+        Raises:
+            ValueError: the scoring in ``meta`` or its statistics in ``extra`` are invalid.
+        """
         self.device = resolve_device(device) if isinstance(device, str) else device
         self.model = model.to(self.device).eval()
         self.meta = meta
@@ -73,6 +85,12 @@ class Inspector:
         self.threshold = threshold_in_force(self.calibration)
         self.model_roi: Roi | None = meta.roi  # the region of the frame the model was trained on
         self.aligner = Aligner.from_dict(meta.alignment) if meta.alignment else None  # registers frames first
+        self.scoring = Scoring.from_dict(meta.scoring)  # map -> score; the paper's for older files
+        stats = PixelStats.from_tensors(extra or {}, self.size)
+        self.stats = stats.to(self.device) if stats is not None else None
+        if self.scoring.normalized and self.stats is None:
+            msg = f"scoring {self.scoring.method} needs per-pixel statistics, and the model file has none"
+            raise ValueError(msg)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -80,10 +98,10 @@ class Inspector:
     @classmethod
     def from_file(cls, path: str | Path, device: str = "auto") -> Inspector:
         dev = resolve_device(device)
-        model, meta = load_model(path, dev)
+        model, meta, extra = load_model_parts(path, dev)
         try:
-            return cls(model, meta, dev)
-        except AlignmentError as exc:
+            return cls(model, meta, dev, extra)
+        except (AlignmentError, ValueError) as exc:
             raise ModelFileError(path, str(exc)) from exc
 
     def _autocast(self) -> contextlib.AbstractContextManager:
@@ -103,8 +121,14 @@ class Inspector:
             x = x.contiguous(memory_format=torch.channels_last)
         with self._autocast():
             logits = self.model(x).logits
-        maps = anomaly_map(logits)
-        return maps, image_score(maps)
+        return post_process(anomaly_map(logits), self.scoring, self.stats)
+
+    @torch.inference_mode()
+    def probability_maps(self, images: torch.Tensor) -> torch.Tensor:
+        """The network's probability maps ``(B, H, W)`` at model size, before any scoring normalisation."""
+        x = resize_to_model(images.to(self.device), self.size)
+        with self._autocast():
+            return anomaly_map(self.model(x).logits)
 
     def normalise(self, raw: float) -> float:
         """Normalised score: the active threshold (calibrated, or as the operator set it) maps to 0.5."""

@@ -244,6 +244,9 @@ class EvalReport:
     escape_rate: float  # defective images passed as OK at that threshold
     n_good: int  # good test images
     n_defect: int  # defective test images
+    per_type: dict | None = None  # per defect type: n, image AUROC, escapes (draem_core.per_type); good: FRR bound
+    paper_image_auroc: float | None = None  # image AUROC of the paper's score on the same maps, for comparison
+    scoring: str = "paper"  # the scoring method the scores and the threshold belong to
 
     def to_dict(self) -> dict[str, float | int | None]:
         """JSON-safe dict with the field names as keys."""

@@ -48,6 +48,7 @@ class ModelMetadata:
     extra: dict = field(default_factory=dict)  # free-form (e.g. evaluation metrics)
     roi: Roi | None = None  # inspection region (x, y, w, h) of the camera frame it was trained on; None = whole frame
     alignment: dict | None = None  # draem_core.alignment.Aligner.to_dict(): frames are registered to its part first
+    scoring: dict | None = None  # draem_core.scoring.Scoring.to_dict(); None = the paper's score (older files)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -72,11 +73,19 @@ def encode(tensors: dict[str, torch.Tensor], meta: dict) -> bytes:
     return st_save(tensors, metadata={META_KEY: json.dumps(meta, sort_keys=True)})
 
 
-def save_model(path: str | Path, model: DraemModel, meta: ModelMetadata, half: bool = False) -> Path:
-    """Write the model atomically. ``half`` stores float weights as fp16 (half the size)."""
+def save_model(
+    path: str | Path,
+    model: DraemModel,
+    meta: ModelMetadata,
+    half: bool = False,
+    extra: dict[str, torch.Tensor] | None = None,
+) -> Path:
+    """Write the model atomically. ``half`` stores float weights as fp16 (half the size); ``extra`` tensors (e.g.
+    the scoring statistics ``scoring.*``, kept float32) are stored next to the weights."""
     state = {}
     for k, v in model.state_dict().items():
         state[f"model.{k}"] = v.half() if half and v.is_floating_point() else v
+    state.update(extra or {})
     write_bytes_atomic(path, encode(state, json.loads(meta.to_json())))
     return Path(path)
 
@@ -186,8 +195,18 @@ def check_metadata(path: str | Path, doc: dict, spec: Obj) -> None:
 
 def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[DraemModel, ModelMetadata]:
     """Build the network from the file's own config and load its weights (float32, eval mode, probed)."""
+    model, meta, _ = load_model_parts(path, device)
+    return model, meta
+
+
+def load_model_parts(
+    path: str | Path, device: torch.device | str = "cpu"
+) -> tuple[DraemModel, ModelMetadata, dict[str, torch.Tensor]]:
+    """As :func:`load_model`, plus the file's tensors that are not weights (e.g. ``scoring.*``), on the CPU."""
     tensors, doc = read_file(path, MODEL_FORMAT)
-    return model_from_contents(path, tensors, doc, device)
+    model, meta = model_from_contents(path, tensors, doc, device)
+    extra = {k: v for k, v in tensors.items() if not k.startswith("model.")}
+    return model, meta, extra
 
 
 def model_from_contents(

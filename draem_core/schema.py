@@ -204,13 +204,18 @@ ALIGNMENT = Obj(
      "frame_shape": Row((Int(1, MAX_SIDE), Int(1, MAX_SIDE))), "roi": REGION},
     required=("reference_png", "scale", "frame_shape", "roi"),
 )  # fmt: skip
+SCORING = Obj(
+    {"method": Text(choices=("paper", "topk", "normalized-paper", "normalized-topk")), "window": Int(1, 255),
+     "topk": Num(0.0, 1.0), "chosen_on": Text(max_len=1000), "validation": Maybe(Obj())},
+    required=("method",),
+)  # fmt: skip  # draem_core.scoring.Scoring.to_dict() (its own check() rejects an even window or a zero share)
 MODEL_METADATA = Obj(
     {"model": NETWORK, "name": Text(max_len=1000), "channel_order": Text(choices=("RGB",)),
      "calibration": Maybe(CALIBRATION), "training": Obj(), "dataset_fingerprint": Text(max_len=128),
      "software_version": Text(max_len=64), "created": Text(max_len=64), "format": Text(max_len=64),
      "format_version": Int(1, 10**6),
      "extra": Obj({"version": Text(max_len=64), "registry_parent": Maybe(Text(max_len=64))}),
-     "roi": Maybe(REGION), "alignment": Maybe(ALIGNMENT)},
+     "roi": Maybe(REGION), "alignment": Maybe(ALIGNMENT), "scoring": Maybe(SCORING)},
     required=("model",),
 )  # fmt: skip
 PARAM_GROUP = Obj(

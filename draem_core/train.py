@@ -13,11 +13,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from draem_core.alignment import ALIGN_SCALE, Aligner
-from draem_core.calibration import calibrate
 from draem_core.checkpoint import (
     CheckpointInfo,
     checkpoint_path,
@@ -37,7 +35,9 @@ from draem_core.modelfile import ModelMetadata, now_iso, save_model
 from draem_core.region import Roi, as_roi, describe_roi, fits
 from draem_core.synthesis import AnomalySynthesizer
 from draem_core.textures import TextureBank
+from draem_core.threshold import FRR_TARGET
 from draem_core.training_data import TrainingImages, fingerprint, load_training_images, split_holdout
+from draem_core.validation import choose_scoring
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,8 @@ class TrainPlan:
     roi: Roi | None = None  # inspection region (x, y, w, h): images are cropped to it; stored in the model
     align: bool = False  # register every image to the first training image's part before cropping (stored too)
     align_scale: float = ALIGN_SCALE  # size of the reference and the registration relative to the frame
+    target_frr: float = FRR_TARGET  # false-reject target of the threshold set after training
+    validation_source: Path | None = None  # held-out textures for the validation anomalies; None = procedural
 
 
 @dataclass(frozen=True)
@@ -169,8 +171,8 @@ def train(plan: TrainPlan, should_stop: Callable[[], bool] = lambda: False) -> I
             yield TrainEvent("checkpoint", step, total, elapsed_s=elapsed, path=str(path))
     path = _checkpoint(ckpt_file, run, step, elapsed, budget)
     yield TrainEvent("calibrating", step, step, elapsed_s=elapsed, message="scoring held-out good images")
-    meta = _finish(plan, run, step, elapsed, device, rate)
-    save_model(plan.out, model, meta, half=plan.half_weights)
+    meta, extra = _finish(plan, run, step, elapsed, device, rate)
+    save_model(plan.out, model, meta, half=plan.half_weights, extra=extra)
     cal = meta.calibration or {}
     yield TrainEvent("done", step, step, elapsed_s=elapsed, path=str(plan.out),
                      message=f"wrote {plan.out} (threshold {cal.get('threshold', float('nan')):.4f}); "
@@ -316,30 +318,13 @@ def _jsonable(d: dict) -> dict:
     }
 
 
-@torch.inference_mode()
-def score_images(model: DraemModel, images: torch.Tensor, batch: int = 8) -> np.ndarray:
-    """Raw image scores of uint8 ``(N, 3, H, W)`` images at model size (eval mode)."""
-    from draem_core.processing import anomaly_map, image_score
-
-    was_training = model.training
-    model.eval()
-    dev = next(model.parameters()).device
-    scores = []
-    for i in range(0, images.shape[0], batch):
-        x = images[i : i + batch].to(dev).float() / 255.0
-        scores.append(image_score(anomaly_map(model(x).logits)).float().cpu())
-    model.train(was_training)
-    return torch.cat(scores).numpy() if scores else np.zeros(0, np.float32)
-
-
 def _finish(
     plan: TrainPlan, run: _Run, step: int, elapsed: float, device: torch.device, rate: _Rate
-) -> ModelMetadata:
+) -> tuple[ModelMetadata, dict[str, torch.Tensor]]:
     data = run.data
     holdout = data.holdout if len(data.holdout) else data.train
-    good_scores = score_images(run.model, holdout)
-    cal = calibrate(good_scores)
-    synth_scores = _synthetic_scores(run, holdout)
+    chosen = choose_scoring(run.model, data.train, holdout, plan.train.synth, plan.validation_source,
+                            plan.target_frr)  # fmt: skip
     cfg = plan.train
     training = {
         "steps": step, "batch_size": cfg.batch_size, "lr": cfg.lr, "seed": cfg.seed, "elapsed_s": round(elapsed, 1),
@@ -347,29 +332,41 @@ def _finish(
         "n_holdout": len(data.holdout), "calibrated_on": "held-out good images" if len(data.holdout) else
         "training images (too few images to hold any out)", "anomaly_source": str(plan.anomaly_source or "bundled"),
         "budget": {k: getattr(cfg, k) for k in ("steps", "epochs", "minutes")}, "skipped": run.skipped,
-        "holdout_scores": [round(float(s), 5) for s in good_scores],
-        "synthetic_defect_scores": [round(float(s), 5) for s in synth_scores],
+        "rotate_p": cfg.synth.p_rotate, "crop": list(cfg.crop) if cfg.crop else None,
+        "holdout_scores": [round(float(s), 5) for s in chosen.good_scores],
+        "synthetic_defect_scores": [round(float(s), 5) for s in chosen.synthetic_scores],
     }  # fmt: skip
     name = plan.name or (
         plan.data.name if plan.data.name not in ("", "good", "train") else plan.data.parent.name
     )
-    return ModelMetadata(model=plan.model, name=name, calibration=cal.to_dict(), training=training,
+    calibration = {**chosen.calibration.to_dict(), "tradeoff": chosen.tradeoff.to_dict()}
+    extra = chosen.stats.tensors() if chosen.scoring.normalized and chosen.stats is not None else {}
+    meta = ModelMetadata(model=plan.model, name=name, calibration=calibration, training=training,
                          dataset_fingerprint=run.fingerprint, created=now_iso(),
-                         roi=run.plan.roi, alignment=run.aligner.to_dict() if run.aligner else None)  # fmt: skip
+                         roi=run.plan.roi, alignment=run.aligner.to_dict() if run.aligner else None,
+                         scoring=chosen.scoring.to_dict())  # fmt: skip
+    return meta, extra
 
 
-def _synthetic_scores(run: _Run, images: torch.Tensor) -> np.ndarray:
-    """Scores of the held-out images with a synthetic anomaly pasted in (for the wizard's histogram)."""
-    from dataclasses import replace
+def finish_again(checkpoint: Path, out: Path, device: str = "cpu", target_frr: float = FRR_TARGET) -> ModelMetadata:
+    """Write ``out`` from a training checkpoint as the end of training would: scoring chosen on the validation
+    split, threshold at ``target_frr``. For a model trained before a change of the scoring or threshold rules.
 
-    gen = torch.Generator(device=run.generator.device).manual_seed(run.plan.train.seed + 1)
-    synth = AnomalySynthesizer(run.synth.textures, replace(run.synth.config, p_anomaly=1.0, p_rotate=0.0))
-    dev = next(run.model.parameters()).device
-    out = []
-    with torch.inference_mode():
-        for i in range(0, images.shape[0], 8):
-            sb = synth(images[i : i + 8].to(dev).float() / 255.0, gen)
-            keep = sb.has_anomaly > 0
-            if keep.any():
-                out.append(score_images(run.model, (sb.augmented[keep] * 255).round().byte()))
-    return np.concatenate(out) if out else np.zeros(0, np.float32)
+    Raises:
+        ModelFileError: the checkpoint is missing or broken.
+    """
+    from draem_core.config import LossConfig, SynthConfig
+
+    info = load_checkpoint(checkpoint, resolve_device(device))[2]
+    s = dict(info.settings.get("train", {}))
+    cfg = TrainConfig(**{**s, "synth": SynthConfig(**s.get("synth", {})), "loss": LossConfig(**s.get("loss", {})),
+                         "crop": tuple(s["crop"]) if s.get("crop") else None,
+                         "lr_milestones": tuple(s.get("lr_milestones", (0.8, 0.9))), "device": device})  # fmt: skip
+    source = info.settings.get("anomaly_source") or None
+    plan = TrainPlan(Path(info.settings.get("data", ".")), Path(out), info.model, cfg,
+                     Path(source) if source else None, resume=Path(checkpoint), target_frr=target_frr)  # fmt: skip
+    dev = resolve_device(device)
+    run = _prepare(plan, dev)
+    meta, extra = _finish(run.plan, run, run.start_step, run.start_elapsed, dev, _Rate())
+    save_model(out, run.model, meta, extra=extra)
+    return meta

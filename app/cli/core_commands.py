@@ -15,9 +15,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("data", type=Path, help="category folder (uses train/good) or a folder of good images")
     p.add_argument("--out", type=Path, required=True, help="model file to write (.safetensors)")
     p.add_argument(
-        "--preset", default="cpu", help="paper | half | compact | cpu | tiny | micro (default cpu)"
+        "--preset", help="paper | half | compact | cpu | tiny | micro (default: cpu on a CPU, paper on a GPU)"
     )
-    p.add_argument("--size", help="model input: N or HxW (multiples of 32; default 256)")
+    p.add_argument(
+        "--size", help="model input: N or HxW (multiples of 32; default: the images' aspect at about 256x256 pixels)"
+    )
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--steps", type=int)
     budget.add_argument("--epochs", type=int)
@@ -47,8 +49,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--rotate-p",
         type=float,
-        default=0.3,
-        help="probability of rotating a normal training image ±90° (reference 0.3; 0 for fixed cameras)",
+        default=0.0,
+        help="probability of rotating a normal training image ±90° (default 0: fixed camera; the paper's code 0.3)",
+    )
+    p.add_argument(
+        "--target-frr",
+        type=_frr,
+        default=None,
+        help="false-reject rate the threshold aims for (default 1%%); the trade-off against escapes is printed",
     )
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--anomaly-source", type=Path, help="folder of texture images (default: bundled textures)")
@@ -73,7 +81,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("data", type=Path, help="folder of good images not used for training (or a category)")
     p.add_argument("--model", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True, help="model file to write (may be --model itself)")
-    p.add_argument("--target-frr", type=float, default=0.005, help="false-reject rate to aim for (default 0.5 %%)")
+    p.add_argument("--target-frr", type=_frr, default=None, help="false-reject rate to aim for (default 1 %%)")
+    p.add_argument("--defects", type=Path, help="folder of real defective images, for their escape rate")
     p.add_argument("--device", default="auto")
     p.set_defaults(func=cmd_calibrate)
 
@@ -130,27 +139,54 @@ def _align_scale(text: str) -> float:
     return value
 
 
+def _frr(text: str) -> float:
+    try:
+        value = float(text.rstrip("%")) / (100.0 if text.endswith("%") else 1.0)
+    except ValueError:
+        value = -1.0
+    if not 0.0 < value < 0.5:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a false-reject rate between 0 and 0.5 (e.g. 0.01 or 1%)")
+    return value
+
+
+def _auto_model(args: argparse.Namespace, roi: tuple[int, int, int, int] | None) -> tuple[str, tuple[int, int], int]:
+    """Preset, input size and step budget: the flags where given, else the defaults (draem_core.defaults)."""
+    from draem_core.dataset import good_images
+    from draem_core.defaults import dataset_input_size, default_budget
+    from draem_core.device import resolve_device
+
+    preset_name, steps = default_budget(resolve_device(args.device).type)
+    size = parse_size(args.size)
+    if size is None:
+        size = (256, 256) if args.resume is not None else dataset_input_size(good_images(args.data), roi)
+    hw = (size, size) if isinstance(size, int) else size
+    return args.preset or preset_name, hw, steps
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from app.cli.progress import ProgressBar
     from draem_core.alignment import ALIGN_SCALE
     from draem_core.config import SynthConfig, TrainConfig, preset
     from draem_core.region import parse_roi
+    from draem_core.threshold import FRR_TARGET
     from draem_core.train import TrainPlan, train
 
     if args.resume is None and not args.data.exists():
         raise DatasetError(args.data, "folder does not exist")
+    roi = parse_roi(args.roi) if args.roi else None
+    preset_name, size, default_steps = _auto_model(args, roi)
     budget = {"steps": args.steps, "epochs": args.epochs, "minutes": args.minutes}
     if all(v is None for v in budget.values()):
-        budget["steps"] = 2000
+        budget["steps"] = default_steps
     crop = parse_size(args.crop)
     crop = (crop, crop) if isinstance(crop, int) else crop
     synth = SynthConfig(p_rotate=args.rotate_p)
     cfg = TrainConfig(**budget, batch_size=args.batch, crop=crop, lr=args.lr, device=args.device, seed=args.seed,
                       synth=synth, checkpoint_every=args.checkpoint_every, holdout_fraction=args.holdout)  # fmt: skip
-    roi = parse_roi(args.roi) if args.roi else None
-    plan = TrainPlan(args.data, args.out, preset(args.preset, parse_size(args.size) or 256), cfg,
+    plan = TrainPlan(args.data, args.out, preset(preset_name, size), cfg,
                      args.anomaly_source, args.name, args.resume, half_weights=args.half_weights, roi=roi,
-                     align=args.align, align_scale=args.align_scale or ALIGN_SCALE)  # fmt: skip
+                     align=args.align, align_scale=args.align_scale or ALIGN_SCALE,
+                     target_frr=args.target_frr or FRR_TARGET)  # fmt: skip
     bar = ProgressBar()
     for event in train(plan):
         if event.kind == "info":
@@ -164,7 +200,24 @@ def cmd_train(args: argparse.Namespace) -> int:
         elif event.kind in ("done", "cancelled"):
             bar.close()
             print(event.message)
+            _print_validation(event.extra.get("metadata"))
     return 0
+
+
+def _print_validation(meta: object) -> None:
+    """The scoring chosen on the validation split and the FRR/escape trade-off of the new threshold."""
+    from draem_core.threshold import TradeOff
+
+    if meta is None or not getattr(meta, "scoring", None):
+        return
+    scoring = meta.scoring  # type: ignore[attr-defined]
+    print(f"scoring   {scoring['method']}: {scoring['chosen_on']}")
+    for method, fig in (scoring.get("validation") or {}).items():
+        escape = "n/a" if fig["escape"] is None else f"{fig['escape']:.1%}"
+        print(f"  {method:<18} validation AUROC {fig['auroc']:.4f}  synthetic escapes {escape}")
+    tradeoff = (meta.calibration or {}).get("tradeoff")  # type: ignore[attr-defined]
+    if tradeoff:
+        print(TradeOff.from_dict(tradeoff).table())
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -179,10 +232,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
     report, scored, skipped = evaluate(inspector, args.data, args.threshold)
     for path, reason in skipped:
         print(f"skipped {shown(path)}: {reason}", file=sys.stderr)
+    from draem_core.per_type import table
+
     doc = report.to_dict()
     for key, value in doc.items():
+        if key == "per_type":
+            continue
         text = "n/a" if value is None else (f"{value:.4f}" if isinstance(value, float) else value)
         print(f"{key:<18} {text}")
+    if report.per_type:
+        print(table(report.per_type))
     if args.json:
         write_bytes_atomic(args.json, (json.dumps(doc, indent=2) + "\n").encode())
     if args.plots:
@@ -193,12 +252,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from draem_core.recalibration import recalibrate
+    from draem_core.threshold import FRR_TARGET
 
     def progress(i: int, n: int) -> None:
         if i % 80 == 0 or i == n:  # score_items reports every 8 images
             print(f"scored {i}/{n} good images", file=sys.stderr)
 
-    new, old, skipped = recalibrate(args.model, args.data, args.out, args.target_frr, args.device, progress)
+    new, old, skipped, tradeoff = recalibrate(args.model, args.data, args.out, args.target_frr or FRR_TARGET,
+                                              args.device, progress, args.defects)  # fmt: skip
     for path, reason in skipped:
         print(f"skipped {shown(path)}: {reason}", file=sys.stderr)
     before = f"{old.threshold:.4f} (from {old.n_good} good images)" if old else "none"
@@ -206,6 +267,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     print(f"method    {new.method}")
     if new.note:
         print(f"note      {new.note}")
+    print(tradeoff.table())
     print(f"wrote {args.out}")
     return 0
 

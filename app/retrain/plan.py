@@ -12,6 +12,7 @@ from pathlib import Path
 
 from draem_core.alignment import ALIGN_SCALE
 from draem_core.config import PRESETS, TrainConfig, preset
+from draem_core.defaults import CPU_PRESET, CPU_STEPS, input_size
 from draem_core.train import TrainPlan
 
 MIN_GOOD = 20  # fewer good images than this are refused (Anomalib Studio refuses below 20 too)
@@ -45,10 +46,10 @@ class RetrainPlan:
     images: list[Path] = field(default_factory=list)  # every image of the dataset, in capture order
     deleted: set[Path] = field(default_factory=set)  # images the engineer removed from training
     defective: set[Path] = field(default_factory=set)  # images marked as real defects (evaluation only)
-    preset: str = "cpu"  # network preset, a key of draem_core.config.PRESETS
+    preset: str = CPU_PRESET  # network preset, a key of draem_core.config.PRESETS (draem_core.defaults)
     size: tuple[int, int] = DEFAULT_SIZE  # model input (height, width), multiples of 32
     budget_kind: str = "steps"  # "steps" or "minutes"
-    budget: float = 2000  # number of steps, or minutes of training
+    budget: float = CPU_STEPS  # number of steps (~30 min on 2 CPU cores, draem_core.defaults), or minutes
     batch_size: int = 8  # images per optimiser step
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     anomaly_source: Path | None = None  # texture folder for synthetic anomalies; None = bundled textures
@@ -162,14 +163,8 @@ class RetrainPlan:
         )
 
 
-def suggest_size(image_hw: tuple[int, int], height: int = 160, max_width: int = 512) -> tuple[int, int]:
-    """A model size with about the images' aspect ratio: ``height`` rows, width rounded to 32.
-
-    Args:
-        image_hw: ``(height, width)`` of the camera images.
-        height: model rows to aim for.
-        max_width: upper bound of the width.
-    """
-    h, w = image_hw
-    width = max(MIN_SIDE, min(max_width, int(round(height * w / max(h, 1) / 32)) * 32))
-    return int(height), width
+def suggest_size(image_hw: tuple[int, int]) -> tuple[int, int]:
+    """The model size ``train`` picks for images of ``image_hw`` (``draem_core.defaults.input_size``: the images'
+    aspect at about 256x256 pixels), kept inside the wizard's side limits."""
+    h, w = input_size(image_hw)
+    return min(MAX_SIDE, max(MIN_SIDE, h)), min(MAX_SIDE, max(MIN_SIDE, w))

@@ -71,7 +71,13 @@ def test_eval_writes_json_with_the_contract_keys_and_plots(capsys, tiny_model, s
     }
     assert keys <= set(doc) and doc["n_good"] == 3 and doc["n_defect"] == 3
     assert 0 <= doc["pixel_auroc"] <= 1
-    for name in ("roc.png", "histogram.png", "worst_good.png", "worst_defects.png"):
+    per_type = doc["per_type"]  # per defect type: AUROC and escapes at the threshold; good: FRR and its bound
+    assert per_type["pitting"]["n"] == 3 and 0 <= per_type["pitting"]["image_auroc"] <= 1
+    assert per_type["pitting"]["escapes"] == round(doc["escape_rate"] * 3)
+    assert per_type["good"]["false_reject_upper_95"] > per_type["good"]["false_reject_rate"]
+    assert doc["scoring"] in ("paper", "topk", "normalized-paper", "normalized-topk")
+    assert 0 <= doc["paper_image_auroc"] <= 1 and "pitting" in out and "true rate <=" in out
+    for name in ("roc.png", "histogram.png", "per_type.png", "worst_good.png", "worst_defects.png"):
         assert cv2.imread(str(tmp_path / "plots" / name)) is not None, name
 
 
@@ -288,6 +294,7 @@ def test_calibrate_sets_the_threshold_from_more_good_images(capsys, region_model
     out = tmp_path / "cal.safetensors"
     code, text, err = run(capsys, "calibrate", good, "--model", region_model, "--out", out)  # device auto
     assert code == 0 and "from 12 good images" in text and "broken.png" in err and "small.png" in err
+    assert "escape synth" in text and "<- default" in text and "FRR 1.00%" in text  # the trade-off table
     insp = Inspector.from_file(out, "cpu")
     scores = [insp.inspect(cv2.imread(str(p))[:, :, ::-1].copy()).score for p in sorted(good.glob("*.jpg"))]
     assert insp.calibration.n_good == 12 and insp.threshold > max(scores)  # above every calibration score

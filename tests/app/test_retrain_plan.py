@@ -82,6 +82,6 @@ def test_becomes_a_training_run_of_the_good_images(tmp_path: Path) -> None:
 
 
 def test_suggested_size_follows_the_image_aspect() -> None:
-    assert suggest_size((460, 1130)) == (160, 384)  # ball-screw crops
-    assert suggest_size((1024, 1024)) == (160, 160)
-    assert suggest_size((100, 4000)) == (160, 512)  # capped
+    assert suggest_size((460, 1130)) == (160, 416)  # ball-screw crops keep their aspect at ~256² pixels
+    assert suggest_size((1024, 1024)) == (256, 256)
+    assert suggest_size((256, 4096)) == (64, 1024)  # a fabric strip: not squashed to a square

@@ -131,6 +131,9 @@ def test_evaluate_scores_report() -> None:
         "escape_rate": 0.0,
         "n_good": 2,
         "n_defect": 1,
+        "per_type": None,  # filled by draem_core.evaluate, which knows the types
+        "paper_image_auroc": None,
+        "scoring": "paper",
     }
     bare = metrics.evaluate_scores([0, 1, 1], [0.3, 0.2, 0.9])
     assert bare.pixel_auroc is None and bare.aupro is None

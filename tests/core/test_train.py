@@ -150,3 +150,26 @@ def test_temp_files_of_an_interrupted_write_are_removed_at_start(good_paths, tmp
     assert not any(p.exists() for p in ours) and all(p.exists() for p in theirs)
     assert "removed 2 temp files" in events[0].message
     assert sorted(events[0].extra["removed"]) == sorted(str(p) for p in ours)
+
+
+def test_training_chooses_its_scoring_and_threshold_on_the_validation_split(good_paths, tmp_path):
+    from draem_core.inspector import Inspector
+    from draem_core.modelfile import load_model_parts
+    from draem_core.scoring import STAT_KEYS
+    from draem_core.threshold import TradeOff
+    from draem_core.train import finish_again
+
+    out = tmp_path / "m.safetensors"
+    list(train(_plan(good_paths, out, 4, checkpoint_every=4)))
+    _, meta, extra = load_model_parts(out)
+    scoring = meta.scoring
+    assert set(scoring["validation"]) == {"paper", "topk", "normalized-paper", "normalized-topk"}
+    best = max(v["auroc"] for v in scoring["validation"].values())
+    assert scoring["validation"][scoring["method"]]["auroc"] == best and "held-out" in scoring["chosen_on"]
+    assert (set(STAT_KEYS) <= set(extra)) == scoring["method"].startswith("normalized")
+    tradeoff = TradeOff.from_dict(meta.calibration["tradeoff"])
+    assert tradeoff.n_good == 4 and tradeoff.n_synthetic > 0 and tradeoff.chosen.target_frr == 0.01
+    assert meta.calibration["threshold"] == tradeoff.chosen.threshold > max(meta.training["holdout_scores"])
+    assert Inspector.from_file(out, "cpu").threshold == meta.calibration["threshold"]
+    again = finish_again(checkpoint_path(out), tmp_path / "again.safetensors", target_frr=0.05)
+    assert again.scoring["method"] == scoring["method"] and again.calibration["target_false_reject"] == 0.05

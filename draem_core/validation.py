@@ -1,0 +1,121 @@
+"""After training: choose the model's scoring and threshold on a validation split, never on test data.
+
+The split is the run's held-out good images (never trained on) and synthetic anomalies pasted into them with
+textures that training never drew from (procedural textures of another seed, or a folder given for the purpose).
+Per-pixel statistics for the normalized scorings come from the training images' maps, so the held-out scores
+that set the threshold stay unbiased. Each candidate scoring (:data:`CANDIDATES`) is scored on the split; the one
+with the highest validation AUROC (good vs synthetic) wins, the paper's score on a tie. The threshold is then set
+at the plant's FRR target on the winner's held-out good scores (:mod:`draem_core.threshold`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from draem_core.calibration import Calibration
+from draem_core.config import SynthConfig
+from draem_core.metrics import auroc, escape_rate
+from draem_core.model import DraemModel
+from draem_core.processing import anomaly_map
+from draem_core.scoring import PixelStats, Scoring, fit_pixel_stats, post_process
+from draem_core.synthesis import AnomalySynthesizer
+from draem_core.textures import TextureBank, procedural_textures
+from draem_core.threshold import FRR_TARGET, TradeOff, calibrate_tradeoff, threshold_at
+
+CANDIDATES = (
+    Scoring("paper"),
+    Scoring("topk"),
+    Scoring("normalized-paper"),
+    Scoring("normalized-topk"),
+)  # evaluated in this order; the first of equal AUROC wins
+VALIDATION_SEED = 7919  # seeds the held-out textures and the validation anomalies (never a training seed)
+N_VALIDATION_TEXTURES = 32  # procedural textures of the held-out set
+SYNTH_PER_IMAGE = 4  # synthetic anomalies made from each held-out good image
+MAX_STAT_IMAGES = 200  # training images whose maps give the per-pixel statistics
+
+
+@dataclass(frozen=True)
+class Validated:
+    """What :func:`choose_scoring` decided, with the evidence."""
+
+    scoring: Scoring  # the chosen scoring (its ``validation`` holds every candidate's figures)
+    stats: PixelStats | None  # per-pixel statistics (always fitted; stored only for normalized scorings)
+    calibration: Calibration  # threshold at the FRR target on the chosen scoring
+    tradeoff: TradeOff  # FRR against escapes on the validation split
+    good_scores: np.ndarray  # held-out good images, chosen scoring
+    synthetic_scores: np.ndarray  # synthetic anomalies, chosen scoring
+
+
+@torch.inference_mode()
+def probability_maps(model: DraemModel, images: torch.Tensor, batch: int = 8) -> torch.Tensor:
+    """Probability maps ``(N, H, W)`` (CPU, float32) of uint8 or float images ``(N, 3, H, W)`` at model size."""
+    was_training = model.training
+    model.eval()
+    dev = next(model.parameters()).device
+    out = []
+    for i in range(0, images.shape[0], batch):
+        x = images[i : i + batch].to(dev).float()
+        x = x / 255.0 if images.dtype == torch.uint8 else x
+        out.append(anomaly_map(model(x).logits).float().cpu())
+    model.train(was_training)
+    return torch.cat(out) if out else torch.zeros((0, *images.shape[-2:]))
+
+
+def validation_textures(height: int, width: int, folder: Path | None, device: torch.device) -> TextureBank:
+    """The held-out anomaly source: ``folder`` when given, else procedural textures of the validation seed."""
+    if folder is not None:
+        return TextureBank.load(height, width, folder, device, n_procedural=0, seed=VALIDATION_SEED)
+    stack = np.stack(procedural_textures(N_VALIDATION_TEXTURES, height, width, seed=VALIDATION_SEED))
+    return TextureBank(torch.from_numpy(stack).permute(0, 3, 1, 2).contiguous().to(device))
+
+
+def synthetic_anomalies(images: torch.Tensor, textures: TextureBank, synth: SynthConfig) -> torch.Tensor:
+    """``SYNTH_PER_IMAGE`` anomalous copies of each uint8 image ``(N, 3, H, W)``; float in [0, 1], non-empty masks."""
+    gen = torch.Generator(device=textures.textures.device).manual_seed(VALIDATION_SEED)
+    maker = AnomalySynthesizer(textures, replace(synth, p_anomaly=1.0, p_rotate=0.0))
+    out = []
+    for _ in range(SYNTH_PER_IMAGE):
+        for i in range(0, images.shape[0], 8):
+            sb = maker(images[i : i + 8].to(textures.textures.device).float() / 255.0, gen)
+            out.append(sb.augmented[sb.has_anomaly > 0].cpu())
+    return torch.cat(out) if out else torch.zeros((0, *images.shape[1:]))
+
+
+def choose_scoring(
+    model: DraemModel,
+    train_images: torch.Tensor,
+    holdout: torch.Tensor,
+    synth: SynthConfig,
+    texture_folder: Path | None = None,
+    target_frr: float = FRR_TARGET,
+) -> Validated:
+    """Fit the statistics, score every candidate on the validation split, keep the best, set its threshold."""
+    dev = next(model.parameters()).device
+    stats = fit_pixel_stats(probability_maps(model, train_images[:MAX_STAT_IMAGES]))
+    textures = validation_textures(holdout.shape[-2], holdout.shape[-1], texture_folder, dev)
+    good_maps = probability_maps(model, holdout)
+    bad_maps = probability_maps(model, synthetic_anomalies(holdout, textures, synth))
+    figures, scores = {}, {}
+    for cand in CANDIDATES:
+        good, bad = (post_process(m, cand, stats)[1].numpy().astype(np.float64) for m in (good_maps, bad_maps))
+        scores[cand.method] = (good, bad)
+        figures[cand.method] = _figures(good, bad, target_frr)
+    best = max(CANDIDATES, key=lambda c: figures[c.method]["auroc"])  # max keeps the first of equals
+    good, bad = scores[best.method]
+    chosen = replace(best, validation=figures, chosen_on=(
+        f"highest AUROC of {len(CANDIDATES)} scorings on {good.size} held-out good images and {bad.size} synthetic "
+        f"anomalies (held-out textures, seed {VALIDATION_SEED})"))  # fmt: skip
+    calibration, tradeoff = calibrate_tradeoff(good, bad, None, target_frr)
+    return Validated(chosen, stats, calibration, tradeoff, good, bad)
+
+
+def _figures(good: np.ndarray, bad: np.ndarray, target_frr: float) -> dict[str, float | None]:
+    if good.size == 0 or bad.size == 0:
+        return {"auroc": 0.0, "escape": None}
+    threshold = threshold_at(good, target_frr)
+    return {"auroc": round(auroc(np.r_[np.zeros(good.size), np.ones(bad.size)], np.r_[good, bad]), 4),
+            "escape": round(escape_rate(bad, threshold), 4)}  # fmt: skip
