@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "app.cli.run_command",
     "app.cli.package_commands",
     "app.cli.registry_commands",
+    "app.cli.recipe_commands",
 )
 
 
