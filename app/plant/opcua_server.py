@@ -180,6 +180,7 @@ class OpcUaServer:
     async def _serve(self) -> None:
         server = await self._make_server()
         nodes = await StationNodes.build(server, self._handlers())
+        await self._show_state(nodes)  # the first client reads the real state, not the initial one
         async with server:
             self.port = server.bserver.port if server.bserver is not None else self.port
             self._server = server

@@ -61,8 +61,11 @@ class Broker:
         return f"mqtt://127.0.0.1:{self.port}"
 
 
-def broker_conf(path: Path, port: int, extra: str = "") -> Path:
-    path.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n{extra}")
+def broker_conf(path: Path, port: int, extra: str = "", persistence: bool = False) -> Path:
+    """A mosquitto configuration: one loopback listener, anonymous clients (``user root``: a broker started by root
+    keeps its rights to read the test's files; ignored when not root)."""
+    text = f"user root\nlistener {port} 127.0.0.1\nallow_anonymous true\npersistence {str(persistence).lower()}\n"
+    path.write_text(text + extra)
     return path
 
 
