@@ -140,8 +140,8 @@ def result_payload(record: InspectionRecord, station: str) -> dict:
 
 def part_payload(part: PartRecord, station: str) -> dict:
     """One part's verdict across its cameras."""
-    cameras = [{"camera": r.camera, "verdict": r.verdict, "score": _finite(r.score), "reason": r.reason}
-               for r in part.cameras]  # fmt: skip
+    cameras = [{"camera": r.camera, "verdict": r.verdict, "score": _finite(r.score),
+                "normalized": _finite(r.normalized), "reason": r.reason} for r in part.cameras]  # fmt: skip
     version = part.cameras[0].model_version if part.cameras else ""
     return {"station": station, "verdict": part.verdict, "part_id": part.part_id, "trigger": part.trigger,
             "recipe": part.recipe, "model_version": version, "time": iso_time(part.time), "timestamp": part.time,

@@ -237,3 +237,25 @@ def test_bad_urls_and_names_are_one_line_without_the_password() -> None:
         with pytest.raises(MqttError, match="must not be empty"):
             station_name(name)
     assert station_name("") and station_name(" line-7 ") == "line-7"
+
+
+def test_a_part_of_several_cameras_is_one_message_on_the_part_topic(station, plant, broker: Broker) -> None:
+    import dataclasses
+
+    from app.pipeline.record import PartRecord
+
+    client = plant.start_mqtt(MqttConfig(broker.url, station="line4"))
+    sub = Subscriber(broker.port, "draem-inspect/line4/part")
+    wait_for(lambda: client.connected, 20, "connected")
+    top = _records(station, 1)[0]
+    side = dataclasses.replace(top, camera="side", verdict="NOT_JUDGED", score=None, normalized=None,
+                               reason="no frame after the trigger")  # fmt: skip
+    client.submit_part(PartRecord(side.time, 7, "P-7", "NOT_JUDGED", "housing-A", (top,)))  # one camera: no message
+    client.submit_part(PartRecord(side.time, 7, "P-7", "NOT_JUDGED", "housing-A", (top, side)))
+    wait_for(lambda: sub.of("part"), 20, "the part message")
+    time.sleep(0.5)
+    (message,) = sub.of("part")
+    assert message["verdict"] == "NOT_JUDGED" and message["part_id"] == "P-7" and message["recipe"] == "housing-A"
+    assert [c["camera"] for c in message["cameras"]] == [top.camera, "side"]
+    assert message["cameras"][1]["reason"] == "no frame after the trigger" and message["cameras"][1]["score"] is None
+    sub.close()

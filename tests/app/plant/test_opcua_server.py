@@ -288,3 +288,47 @@ def test_the_station_never_waits_for_the_server(station, plant) -> None:
     with opened(server.endpoint) as session:  # the stuck client holds up nobody
         assert session.value("PartCounter") >= server.config.queue_size
     stuck.close()
+
+
+def test_two_cameras_a_camera_event_each_and_one_part_event(frames: Path, tiny_model: Path, data_dir: Path,
+                                                            tmp_path: Path) -> None:  # fmt: skip
+    """The contract with the multi-camera station: each camera's record goes to its camera object; the part's
+    verdict (``submit_part``, which that station calls) is the Station's one event and counter step."""
+    from app.pipeline.record import PartRecord, part_verdict
+    from app.plant.plant import Plant
+    from app.station.headless import RecordTally
+
+    second = tmp_path / "side"
+    second.mkdir()
+    for image in frames.iterdir():
+        (second / image.name).write_bytes(image.read_bytes())
+    headless = open_station([f"folder:{frames}", f"folder:{second}"], tiny_model, data_dir, device="cpu")
+    plant = Plant(headless.station, data_dir=data_dir, run=headless.jobs, name="t")
+    tally = RecordTally(keep=100_000)
+    try:
+        server = plant.start_opcua(config())
+        software_mode(headless)
+        wait_for(lambda: all(c.source.slot.triggered for c in headless.station.cameras), what="both triggered")
+        time.sleep(1.0)
+        headless.station.add_output(tally)
+        with opened(server.endpoint) as session:
+            counted = session.value("PartCounter")
+            station_events = session.subscribe()
+            number = session.call("Trigger", "P-9")
+            wait_for(lambda: sum(r.trigger == number for r in tally.kept) == 2, what="both cameras' verdicts")
+            time.sleep(0.5)
+            cameras = session.station.get_child(f"{session.ns}:Cameras").get_children()
+            ids = [c.pipeline.camera_id for c in headless.station.cameras]
+            assert sorted(n.read_browse_name().Name for n in cameras) == sorted(ids) and len(set(ids)) == 2
+            assert all(n.get_child(f"{session.ns}:LastPartId").read_value() == "P-9" for n in cameras)
+            assert session.value("PartCounter") == counted and not station_events.events  # not a part on its own
+            records = tuple(sorted((r for r in tally.kept if r.trigger == number), key=lambda r: ids.index(r.camera)))
+            part = PartRecord(records[-1].time, number, "P-9", part_verdict([r.verdict for r in records]), "", records)
+            server.submit_part(part)
+            wait_for(lambda: len(station_events.events) == 1, what="the part's event")
+            event = station_events.events[0]
+            assert event.PartId == "P-9" and event.Camera == "" and event.Verdict == part.verdict
+            assert session.value("PartCounter") == counted + 1 and session.value("LastVerdict") == part.verdict
+    finally:
+        plant.close()
+        headless.close()
