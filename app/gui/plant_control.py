@@ -190,7 +190,7 @@ class PlantControl(QObject):
         self.panel.active.setText(active or "none")
 
     def _on_switched(self, recipe: Recipe) -> None:
-        """Show what the recipe changed: threshold, region, model."""
+        """Show what the recipe changed: threshold, region, model, reject outputs."""
         w, station = self.window, self.window.station
         inspector = station.inspector
         calibrated = inspector.calibration.threshold if inspector is not None and inspector.calibration else None
@@ -200,6 +200,7 @@ class PlantControl(QObject):
         w.board.model.show_model(inspector.meta if inspector is not None else None, station.model_path)
         w.controls.set_roi_enabled(station.roi is not None)
         w.board.view.set_roi_enabled(station.roi is not None, station.roi)
+        w.controls.set_reject(station.reject_config)
         w.status.flash(f"recipe {recipe.name} in force")
         self.show_recipes(recipe.name)
 

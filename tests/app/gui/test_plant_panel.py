@@ -69,7 +69,7 @@ def test_the_active_recipe_decides_the_model_at_start_up(qtbot, make_window, ima
     qtbot.waitUntil(lambda: window.station.state == AppState.INSPECTING and window.station.recipe == "product-7",
                     timeout=WAIT)  # fmt: skip
     assert window.station.model_path == version.model_path and window.station.threshold == pytest.approx(0.3)
-    assert window.plant.panel.active.text() == "product-7"
+    qtbot.waitUntil(lambda: window.plant.panel.active.text() == "product-7", timeout=WAIT)  # the window follows
 
 
 def test_opcua_from_the_panel_and_a_recipe_switch_from_the_plc(qtbot, make_window, image_folder: Path,
