@@ -122,6 +122,7 @@ class MqttOutput:
         self.topic = f"{PREFIX}/{self.name}"
         self._on_error = on_error
         self._buffer: collections.deque[tuple[str, bytes]] = collections.deque()
+        self._buffer_lock = threading.Lock()  # held for deque operations only, never while sending
         self.dropped = 0  # messages dropped because the buffer was full
         self.handed = 0  # messages handed to paho (sent, or kept by it for the next connection)
         self.connected = False
@@ -174,10 +175,12 @@ class MqttOutput:
             self._put(f"{self.topic}/part", part_payload(part, self.name))
 
     def _put(self, topic: str, doc: dict) -> None:
-        if len(self._buffer) >= self.config.buffer_size:
-            self._buffer.popleft()
-            self.dropped += 1
-        self._buffer.append((topic, json.dumps(doc, separators=(",", ":")).encode()))
+        message = (topic, json.dumps(doc, separators=(",", ":")).encode())
+        with self._buffer_lock:
+            if len(self._buffer) >= self.config.buffer_size:
+                self._buffer.popleft()
+                self.dropped += 1
+            self._buffer.append(message)
         self._wake.set()
 
     def close(self, timeout: float = 2.0) -> None:
@@ -210,13 +213,18 @@ class MqttOutput:
         self._hand_over()  # what the station judged before it closed
 
     def _hand_over(self) -> None:
-        while self.connected and self._buffer:
-            topic, payload = self._buffer[0]
-            rc = self.client.publish(topic, payload, qos=1).rc
+        while self.connected:
+            with self._buffer_lock:
+                if not self._buffer:
+                    return
+                message = self._buffer[0]
+            rc = self.client.publish(message[0], message[1], qos=1).rc
             if rc == mqtt.MQTT_ERR_QUEUE_SIZE:  # paho holds as many as it may: wait for acknowledgements
                 self._closing.wait(0.05)
                 return
-            self._buffer.popleft()  # sent, or (connection just lost) kept by paho for the next connection
+            with self._buffer_lock:  # sent, or (connection just lost) kept by paho for the next connection
+                if self._buffer and self._buffer[0] is message:  # (unless a full buffer dropped it meanwhile)
+                    self._buffer.popleft()
             self.handed += 1
 
     def _publish_status(self, force: bool = False) -> None:

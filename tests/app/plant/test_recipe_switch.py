@@ -66,6 +66,7 @@ def test_a_switch_changes_model_threshold_region_and_the_recipe_in_every_record(
     station.station.add_output(collector)
     plant.recipes.save(Recipe("B", (CameraEntry(0, model_version=second, roi=(8, 8, 120, 80)),),
                               RejectConfig(tcp_enabled=False, pulse_s=0.07)))  # fmt: skip
+    wait_for(lambda: len(collector.records) >= 2, what="records before the switch")
     recipe, error = switch_and_wait(plant, "B")
     assert error is None and recipe.name == "B"
     s = station.station
