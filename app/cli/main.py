@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "app.cli.registry_commands",
     "app.cli.access_commands",
     "app.cli.support_commands",
+    "app.cli.recipe_commands",
 )
 
 

@@ -13,6 +13,7 @@ import sys
 import threading
 from pathlib import Path
 
+from app.cli import plant_options
 from app.sources.factory import SPEC_HELP
 
 
@@ -42,6 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--trace", type=Path, metavar="DB", help="trace database (default: the one in the data folder)")
     p.add_argument("--json", type=Path, metavar="REPORT", help="also write the JSON report to this file")
     p.add_argument("--device", default="auto", help="where the models run: auto, cpu or cuda (default auto)")
+    plant_options.add_arguments(p)
     p.set_defaults(func=cmd_run)
 
 
@@ -57,14 +59,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     setup_logging(data_home(), log_level(args), console=True)  # a service's log file, with the version
     specs = args.source or ["demo"]
-    models = args.model or [_default_model()]
+    recipe = plant_options.start_recipe(args, data_home())
+    models = [] if recipe else args.model or [_default_model()]
     mode = AcquisitionMode(args.trigger) if args.trigger else AcquisitionMode.FREE_RUN
     config = StationConfig(device=args.device, queue_size=args.queue, trace_path=args.trace)
     stop = threading.Event()
     _stop_on_signals(stop)
-    headless = open_station(specs, models, data_home(), config=config,
-                            log=lambda line: print(f"draem-inspect run: {line}", file=sys.stderr))  # fmt: skip
+    log = lambda line: print(f"draem-inspect run: {line}", file=sys.stderr, flush=True)  # noqa: E731
+    headless = open_station(specs, models, data_home(), config=config, log=log)
     try:
+        plant_options.attach(headless, args, data_home(), recipe, log)
         plan = RunPlan(frames=args.frames, seconds=args.seconds, mode=mode, rate_hz=args.rate)
         doc = run_station(headless, plan, stop)
     finally:

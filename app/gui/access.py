@@ -48,6 +48,7 @@ def apply_mode(window, operator: bool) -> None:
     window.board.trend.set_editable(not operator)
     window.board.counters.reset.setVisible(allows("reset_counters"))
     window.status.set_mode(operator)
+    window.plant.set_operator(operator, allows("select_recipe"))
     window.enable_actions()
     if operator:
         from app.gui.retrain_link import close_wizard

@@ -24,6 +24,7 @@ from app.gui.feature_tree import FeatureTreePanel
 from app.gui.inspection_controls import InspectionControls
 from app.gui.layout import StationLayout
 from app.gui.modes import ModeSwitch
+from app.gui.plant_control import PlantControl
 from app.gui.presenter import show_banner, show_idle_verdict
 from app.gui.settings import GuiSettings
 from app.gui.startup import LaunchOptions, choose_source, model_choice
@@ -102,6 +103,7 @@ class MainWindow(QMainWindow):
         self._build_docks(discover)
         self.modes = ModeSwitch(self, open_access(self.settings.store, machine_settings), audit_db=audit_db)
         self.commands = WindowActions(self)
+        self.plant = PlantControl(self)  # recipes, OPC UA and MQTT: the Plant dock and the toolbar's recipe selector
         self._wire()
         self._restore()
         self._last_seq = -1
@@ -183,7 +185,14 @@ class MainWindow(QMainWindow):
     # --- start-up, sources, models -----------------------------------------------------------------
 
     def start_up(self) -> None:
-        """Load the model and open the source chosen by options and settings (both in the background)."""
+        """Load the model (or switch to the active recipe) and open the source chosen by options and settings (both
+        in the background)."""
+        if self.options.model is not None or not self.plant.resume_recipe():
+            self._load_start_model()
+        self.connect_source(choose_source(self.options, self.settings.source_spec()))
+        self.camera_panel.refresh_devices()
+
+    def _load_start_model(self) -> None:
         choice = model_choice(self.options, self.settings.model_path(), self.data_dir / "models")
         if choice.problem:
             self.station.problem = choice.problem  # shown in the banner until a model loads
@@ -193,8 +202,6 @@ class MainWindow(QMainWindow):
         elif not choice.problem:
             self.errors("model", f"no model found (the bundled demo model is missing at {resources_dir() / 'models'}); "
                         "load one with Model ▸ Load model…")  # fmt: skip
-        self.connect_source(choose_source(self.options, self.settings.source_spec()))
-        self.camera_panel.refresh_devices()
 
     def connect_selected(self) -> None:
         spec = self.camera_panel.current_spec()
@@ -341,10 +348,11 @@ class MainWindow(QMainWindow):
             self.station.set_inspecting(on)
 
     def set_recipe(self, name: str) -> None:
-        """The recipe written into every record from the next frame on (operators: if allowed)."""
+        """Switch to recipe ``name`` (operators: if the operator actions allow it; in the background, a failed
+        switch is reported and the old recipe stays)."""
         if self.modes.allows("select_recipe"):
             self.audit.note("recipe", name, previous=self.station.recipe)
-            self.station.set_recipe(name)
+            self.plant.switch(name)
 
     def reset_counters(self) -> None:
         if not self.modes.allows("reset_counters"):

@@ -2,7 +2,8 @@
 
 ``run_task(fn, on_done, on_failed)`` runs ``fn`` on Qt's global thread pool; ``on_done(result)`` or
 ``on_failed(exception)`` is then called on the GUI thread through a queued signal. The GUI thread never
-waits: it only ever receives the outcome.
+waits: it only ever receives the outcome. It may be called from any thread (the station is also driven by the
+plant interfaces' threads): a call from another thread is passed to the GUI thread first.
 """
 
 from __future__ import annotations
@@ -10,13 +11,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QCoreApplication, QObject, QRunnable, QThread, QThreadPool, Signal, Slot
 
 log = logging.getLogger("draem_inspect")
 
 MAX_THREADS = 8  # tasks mostly wait (camera, disk, a discovery child process): more threads than cores
 _alive: set[_Relay] = set()  # relays waiting for their task; kept referenced until the outcome arrives
 _pool: QThreadPool | None = None
+_dispatcher: _Dispatcher | None = None
 
 
 def _thread_pool() -> QThreadPool:
@@ -53,12 +55,38 @@ class _Task(QRunnable):
             log.debug("background task finished after its window closed")
 
 
+class _Dispatcher(QObject):
+    """Lives on the GUI thread; a run_task call made on another thread is queued to it."""
+
+    requested = Signal(object, object, object)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.requested.connect(self._run)
+
+    @Slot(object, object, object)
+    def _run(self, fn, on_done, on_failed) -> None:
+        run_task(fn, on_done, on_failed)
+
+
+def _gui_dispatcher(app: QCoreApplication) -> _Dispatcher:
+    global _dispatcher
+    if _dispatcher is None:
+        _dispatcher = _Dispatcher()
+        _dispatcher.moveToThread(app.thread())  # made on whichever thread asked first; it serves the GUI thread
+    return _dispatcher
+
+
 def run_task(
     fn: Callable[[], object],
     on_done: Callable[[object], None] | None = None,
     on_failed: Callable[[BaseException], None] | None = None,
 ) -> None:
-    """Run ``fn()`` on a pool thread; report its result or exception on the GUI thread."""
+    """Run ``fn()`` on a pool thread; report its result or exception on the GUI thread (callable from any thread)."""
+    app = QCoreApplication.instance()
+    if app is not None and QThread.currentThread() is not app.thread():
+        _gui_dispatcher(app).requested.emit(fn, on_done, on_failed)
+        return
     relay = _Relay()
     _alive.add(relay)
 

@@ -204,6 +204,14 @@ class InspectionPipeline:
         """The recipe name written into the records from the next frame on."""
         self._request(recipe=str(name))
 
+    def apply_recipe(self, name: str, inspector: Inspector | None, threshold: float | None, roi: Roi | None) -> None:
+        """A product change: model, threshold, region and recipe name applied together between two frames."""
+        if threshold is not None and not 0.0 < threshold < 1.0:
+            msg = f"threshold {threshold} is not inside (0, 1)"
+            raise ValueError(msg)
+        self._request(inspector=inspector, threshold=threshold, recipe=str(name),
+                      roi=tuple(int(v) for v in roi) if roi is not None else None)  # fmt: skip
+
     def trigger(self, trigger: Trigger) -> None:
         """Judge the part of this trigger: its frame is the next one after it (see the source's slot)."""
         self.source.slot.arm(trigger)

@@ -46,6 +46,16 @@ class StationError(DraemError):
 
 
 @dataclass(frozen=True)
+class CameraSetup:
+    """What one camera inspects with under a recipe (see :meth:`Station.apply_recipe`)."""
+
+    model: Path  # the model file
+    inspector: Inspector  # that model, loaded for this camera (a worker thread each)
+    threshold: float | None  # raw NG threshold; None = the model's calibrated one
+    roi: Roi | None  # inspection region; None = the model's own, else the whole frame
+
+
+@dataclass(frozen=True)
 class StationConfig:
     """How the station runs its cameras."""
 
@@ -104,6 +114,7 @@ class Station:
         self._resume = AppState.INSPECTING
         self._token = 0  # identifies the newest connect request; older answers are discarded
         self._triggers = itertools.count(1)
+        self.last_trigger: Trigger | None = None  # the newest trigger the station issued
         self._lock = threading.RLock()
         self._closed = False
 
@@ -349,6 +360,26 @@ class Station:
         for camera in self.cameras:
             camera.pipeline.set_recipe(name)
 
+    def apply_recipe(self, name: str, setups: dict[int, CameraSetup]) -> None:
+        """Change product: each camera's model (loaded already), threshold, region and the recipe name, handed to
+        its pipeline in one request, so every frame is judged wholly under one recipe and its record names it.
+
+        Args:
+            name: The recipe's name (in every record from the switch on).
+            setups: Camera index -> its setup; index 0 (the station's model) is required.
+        """
+        with self._lock:
+            first = setups[0]
+            self.model_path, self.inspector, self.problem = first.model, first.inspector, ""
+            self._operator_threshold, self.roi, self.recipe = first.threshold, first.roi, name
+            self.camera_models = {i: s.model for i, s in setups.items() if i > 0}
+            for camera in self.cameras:
+                setup = setups.get(camera.index)
+                if setup is not None:
+                    camera.pipeline.apply_recipe(name, setup.inspector, setup.threshold, setup.roi)
+        if self.state == AppState.LIVE and self._want_inspect:
+            self.machine.go(AppState.INSPECTING, f"recipe {name} in force")
+
     def reset_counters(self) -> None:
         for camera in self.cameras:
             camera.pipeline.reset_counters()
@@ -383,6 +414,7 @@ class Station:
         if idle:
             raise StationError(f"trigger: {', '.join(idle)} not in triggered mode (yet, or it failed: see the errors)")
         trigger = Trigger(next(self._triggers), str(part_id), time.monotonic())
+        self.last_trigger = trigger
         for camera in cameras:
             camera.pipeline.trigger(trigger)  # the slot takes its frame; a camera in trigger mode is fired too
             if camera.camera_triggered:
@@ -469,4 +501,4 @@ def _default_factory(spec: str) -> FrameSource:
     return open_source(spec)
 
 
-__all__ = ["Station", "StationConfig", "StationError", "SourceError"]
+__all__ = ["CameraSetup", "Station", "StationConfig", "StationError", "SourceError"]

@@ -240,7 +240,11 @@ def test_the_audit_log_records_who_changed_what_and_exports_from_the_file_menu(
         window.set_threshold(value)
     window.audit.settle()
     window.set_mode("software")
+    from app.recipes import CameraEntry, Recipe, RecipeStore
+
+    RecipeStore(window.data_dir / "recipes").save(Recipe("flange-B", (CameraEntry(0, model_file=str(tiny_model)),)))
     window.set_recipe("flange-B")
+    qtbot.waitUntil(lambda: window.station.recipe == "flange-B", timeout=WAIT)
     window.set_reject(window.station.reject_config)
     seen = {(action, value) for _, action, value in events(window)}
     assert ("threshold", "0.43") in seen and ("acquisition", "software") in seen and ("recipe", "flange-B") in seen
