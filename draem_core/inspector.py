@@ -5,7 +5,6 @@ The app, ``predict``, ``eval`` and the self-test all go through :class:`Inspecto
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,12 +13,12 @@ import numpy as np
 import torch
 
 from draem_core.alignment import Aligner, AlignmentError, cut_region, map_to_frame
+from draem_core.backends import BackendOptions, BackendRequest, open_backend, runtime_device
 from draem_core.calibration import Calibration, normalise
-from draem_core.device import resolve_device
 from draem_core.errors import ModelFileError
 from draem_core.model import DraemModel
 from draem_core.modelfile import ModelMetadata, load_model
-from draem_core.processing import anomaly_map, frames_to_uint8, image_score, maps_to_size, resize_to_model
+from draem_core.processing import frames_to_uint8, image_score, maps_to_size, resize_to_model
 from draem_core.region import Roi, clip_roi, require_inside
 
 __all__ = ["InspectionResult", "Inspector", "Roi"]
@@ -56,8 +55,15 @@ class InspectionResult:
 class Inspector:
     """Runs a DRAEM model on frames. Thread-compatible: use one Inspector per worker thread."""
 
-    def __init__(self, model: DraemModel, meta: ModelMetadata, device: str | torch.device = "auto") -> None:
-        self.device = resolve_device(device) if isinstance(device, str) else device
+    def __init__(
+        self,
+        model: DraemModel,
+        meta: ModelMetadata,
+        device: str | torch.device = "auto",
+        backend: str | BackendRequest = "torch",
+        options: BackendOptions | None = None,
+    ) -> None:
+        self.device = runtime_device(backend, device)  # a CPU runtime (onnxruntime, openvino) runs on the CPU
         self.model = model.to(self.device).eval()
         self.meta = meta
         self.size = (meta.model.image_height, meta.model.image_width)
@@ -65,33 +71,31 @@ class Inspector:
         self.threshold = self.calibration.threshold if self.calibration else 0.5
         self.model_roi: Roi | None = meta.roi  # the region of the frame the model was trained on
         self.aligner = Aligner.from_dict(meta.alignment) if meta.alignment else None  # registers frames first
-        if self.device.type == "cuda":
-            torch.backends.cudnn.benchmark = True
-            self.model = self.model.to(memory_format=torch.channels_last)
+        self.backend = open_backend(backend, self, options)  # runs the network: torch, or a validated runtime
 
     @classmethod
-    def from_file(cls, path: str | Path, device: str = "auto") -> Inspector:
-        dev = resolve_device(device)
+    def from_file(
+        cls,
+        path: str | Path,
+        device: str = "auto",
+        backend: str | BackendRequest = "torch",
+        options: BackendOptions | None = None,
+    ) -> Inspector:
+        """Load a model file. ``backend``: torch | onnxruntime | openvino | auto (optionally ``name:int8``);
+        ``options`` say where derived graphs are cached and which good frames may calibrate (BackendError when a
+        named backend is missing or its outputs differ from torch's)."""
+        dev = runtime_device(backend, device)
         model, meta = load_model(path, dev)
         try:
-            return cls(model, meta, dev)
+            return cls(model, meta, dev, backend, options)
         except AlignmentError as exc:
             raise ModelFileError(path, str(exc)) from exc
-
-    def _autocast(self) -> contextlib.AbstractContextManager:
-        if self.device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return contextlib.nullcontext()
 
     @torch.inference_mode()
     def predict_tensor(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``images (B, 3, h, w)`` uint8 or float on the device -> maps ``(B, H, W)`` at model size, scores ``(B,)``."""
         x = resize_to_model(images.to(self.device), self.size)
-        if self.device.type == "cuda":
-            x = x.contiguous(memory_format=torch.channels_last)
-        with self._autocast():
-            logits = self.model(x).logits
-        maps = anomaly_map(logits)
+        maps = self.backend.anomaly_maps(x)
         return maps, image_score(maps)
 
     def normalise(self, raw: float) -> float:
