@@ -32,7 +32,7 @@ from draem_core.backends.spec import (
 )  # fmt: skip
 from draem_core.backends.store import BackendStore, environment, frames_key, network_key
 from draem_core.backends.torch_backend import TorchBackend
-from draem_core.backends.validation import Validation, compare, model_inputs, probe_inputs
+from draem_core.backends.validation import Reference, Validation, compare, model_inputs, probe_inputs
 from draem_core.device import resolve_device
 from draem_core.errors import DraemError
 from draem_core.modelfile import now_iso
@@ -76,9 +76,13 @@ class BackendOpener:
         self.net = network_key(inspector.model)  # type: ignore[attr-defined]
         self.env = environment(options.thread_count())
         self.reference = TorchBackend(inspector.model, torch.device("cpu"))  # type: ignore[attr-defined]
+        self.reference_maps = Reference(self.reference)
+        self.probes = probe_inputs(inspector.size)  # type: ignore[attr-defined]
         good = model_inputs(inspector, options.good_frames) if options.good_frames else None
         self.good = good if good is not None and len(good) >= options.min_good_frames else None
         self.good_key = frames_key(self.good.numpy()) if self.good is not None else None
+        n = max(1, round(len(good) * options.int8.calibration_share)) if self.good is not None else 0
+        self.calibrating, self.validating = (self.good[:n], self.good[n:]) if self.good is not None else (None, None)
 
     # --- one backend -------------------------------------------------------------------------------------------
     def open(self, spec: BackendSpec) -> Backend:
@@ -121,14 +125,8 @@ class BackendOpener:
             return fp32
         out = self.store.path(self.net, f"map-int8-{self.good_key[:16]}.onnx")  # type: ignore[index]
         if not out.is_file():
-            calibration, _ = self._split()
-            quantize_int8(fp32, out, calibration.numpy(), self.options.int8)
+            quantize_int8(fp32, out, self.calibrating.numpy(), self.options.int8)  # type: ignore[union-attr]
         return out
-
-    def _split(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Good inputs that calibrate int8 ranges, and the others, that validate."""
-        n = max(1, round(len(self.good) * self.options.int8.calibration_share))  # type: ignore[arg-type]
-        return self.good[:n], self.good[n:]  # type: ignore[index]
 
     def _validation(self, spec: BackendSpec, backend: Backend) -> Validation:
         key = self._key(str(spec), self.good_key if spec.reduced else "probe")
@@ -136,9 +134,9 @@ class BackendOpener:
         if cached is not None:
             return Validation.from_dict(cached)
         if spec.reduced:
-            result = compare(backend, self.reference, self._split()[1], REDUCED, defects=True)
+            result = compare(backend, self.reference_maps, self.validating, REDUCED, defects=True)  # type: ignore[arg-type]
         else:
-            result = compare(backend, self.reference, probe_inputs(self.inspector.size), EXACT)  # type: ignore[attr-defined]
+            result = compare(backend, self.reference_maps, self.probes, EXACT)
         self.store.put("validations", key, {**result.to_dict(), "at": now_iso()})
         return result
 
@@ -189,7 +187,7 @@ class BackendOpener:
         return chosen
 
     def _timing_input(self) -> torch.Tensor:
-        return (self.good if self.good is not None else probe_inputs(self.inspector.size))[:1]  # type: ignore[attr-defined]
+        return (self.good if self.good is not None else self.probes)[:1]
 
 
 def time_interleaved(backends: dict[BackendSpec, Backend], x: torch.Tensor, runs: int) -> dict[BackendSpec, list[float]]:

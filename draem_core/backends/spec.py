@@ -123,7 +123,7 @@ class BackendOptions:
     good_frames: tuple[np.ndarray, ...] = field(default=(), compare=False)  # good frames of the product (never
     # test images): int8 calibration and bf16/int8 validation; without them auto offers fp32 only
     threads: int | None = None  # CPU threads of the runtime; None = torch.get_num_threads()
-    timing_runs: int = 8  # auto: timed runs of each candidate, interleaved, after two warm-up runs each
+    timing_runs: int = 12  # auto: timed runs of each candidate, interleaved, after two warm-up runs each
     int8: Int8Recipe = field(default_factory=Int8Recipe)
     min_good_frames: int = 8  # bf16/int8 need at least this many good frames (half calibrate, half validate)
 

@@ -83,21 +83,40 @@ def _run(backend: Backend, images: torch.Tensor) -> torch.Tensor:
     return torch.cat([backend.anomaly_maps(images[i : i + 1].to(backend.device)).float().cpu() for i in range(len(images))])
 
 
+class Reference:
+    """Torch's maps of validation images, computed once however many candidates are compared with them."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self._maps: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # id(images) -> (images, maps)
+        self._defects: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # id(good) -> (good, with defects)
+
+    def maps(self, images: torch.Tensor) -> torch.Tensor:
+        if id(images) not in self._maps:  # the images are kept, so their id is not reused
+            self._maps[id(images)] = (images, _run(self.backend, images))
+        return self._maps[id(images)][1]
+
+    def defective(self, good: torch.Tensor) -> torch.Tensor:
+        if id(good) not in self._defects:
+            self._defects[id(good)] = (good, with_synthetic_defects(good))
+        return self._defects[id(good)][1]
+
+
 def compare(
-    candidate: Backend, reference: Backend, good: torch.Tensor, tolerance: Tolerance, defects: bool = False
+    candidate: Backend, reference: Reference, good: torch.Tensor, tolerance: Tolerance, defects: bool = False
 ) -> Validation:
-    """Run both backends on ``good`` (and, with ``defects``, on copies with synthetic anomalies) and check the
-    differences against ``tolerance``.
+    """Run the candidate on ``good`` (and, with ``defects``, on copies with synthetic anomalies) and check the
+    differences from torch's maps against ``tolerance``.
 
     The map tolerances hold on every image, the score tolerance on the good ones (it guards the false-reject
     rate); a defect's score is judged by ranking, the AUROC against the good images, since a defect far above
     the threshold may move more without another verdict.
     """
-    ref, got = _run(reference, good), _run(candidate, good)
+    ref, got = reference.maps(good), _run(candidate, good)
     result = Validation(True, _score_diff(ref, got), 0.0, 0.0, None, None, len(good))
     if defects:
-        bad = with_synthetic_defects(good)
-        ref_bad, got_bad = _run(reference, bad), _run(candidate, bad)
+        bad = reference.defective(good)
+        ref_bad, got_bad = reference.maps(bad), _run(candidate, bad)
         labels = np.r_[np.zeros(len(good)), np.ones(len(bad))]
         drop = _auroc(labels, ref, ref_bad) - _auroc(labels, got, got_bad)
         result = replace(result, auroc_drop=drop, defect_score_diff=_score_diff(ref_bad, got_bad), images=2 * len(good))

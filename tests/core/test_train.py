@@ -111,3 +111,17 @@ def test_crop_training_keeps_the_model_size_and_trains_on_windows(good_paths, tm
     assert list(train(plan))[-1].kind == "done"
     _, meta = load_model(out)
     assert (meta.model.image_height, meta.model.image_width) == (64, 160)
+
+
+def test_channels_last_training_computes_the_same_losses(good_paths, tmp_path):
+    """NHWC on the CPU is a memory layout, not another computation: the same seed gives the same first loss
+    (same initial weights, same batch) and the same trajectory (Adam's steps then differ only by rounding)."""
+    from dataclasses import replace
+
+    losses = []
+    for layout in (False, True):
+        plan = _plan(good_paths, tmp_path / f"cl{layout}.safetensors", 4)
+        plan = replace(plan, train=replace(plan.train, channels_last=layout))
+        losses.append([e.loss for e in train(plan) if e.kind == "step"])
+    assert losses[0][0] == pytest.approx(losses[1][0], rel=1e-5)
+    assert losses[0] == pytest.approx(losses[1], rel=1e-2)
