@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import time
 
@@ -147,14 +148,14 @@ class BackendOpener:
     def candidates(self, precision: str | None) -> list[BackendSpec]:
         """Every installed runtime at every precision it offers here (bf16/int8 only with good frames)."""
         precisions = [precision] if precision else ["fp32", "bf16", "int8"]
-        out = []
-        for name in RUNTIMES:
-            if not installed(name):
-                continue
-            for p in precisions:
-                if p == "fp32" or (self.good is not None and (p == "int8" or (name == "openvino" and openvino_has_bf16()))):
-                    out.append(BackendSpec(name, p))
-        return out
+        return [BackendSpec(n, p) for n in RUNTIMES if installed(n) for p in precisions if self._offered(n, p)]
+
+    def _offered(self, name: str, precision: str) -> bool:
+        if precision == "fp32":
+            return True
+        if self.good is None:  # bf16 and int8 are validated (int8 also calibrated) on good frames
+            return False
+        return precision == "int8" or (name == "openvino" and openvino_has_bf16())
 
     def auto(self, precision: str | None) -> Backend:
         """The fastest validated candidate (torch included), chosen once per network, runtimes and CPU."""
@@ -180,7 +181,8 @@ class BackendOpener:
         best = min(ms, key=lambda s: min(ms[s]))  # the least time: what load on a shared machine disturbs least
         record = {"backend": best.name, "precision": best.precision, "refused": refused, "at": now_iso(),
                   "ms_min": {str(s): round(min(v), 2) for s, v in ms.items()},
-                  "ms_median": {str(s): round(statistics.median(v), 2) for s, v in ms.items()}}  # fmt: skip
+                  "ms_median": {str(s): round(statistics.median(v), 2) for s, v in ms.items()},
+                  "load_avg": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None}  # fmt: skip
         self.store.put("choices", key, record)
         chosen = opened[best]
         chosen.info = {**getattr(chosen, "info", {}), "auto": record}  # type: ignore[attr-defined]
