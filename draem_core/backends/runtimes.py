@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from draem_core.backends.graph import INPUT, OUTPUT
-from draem_core.backends.spec import BackendError, BackendSpec
+from draem_core.backends.spec import BackendError, BackendSpec, one_line
 
 PACKAGES = {"onnxruntime": "onnxruntime", "openvino": "openvino"}  # backend -> module it needs
 
@@ -53,7 +53,7 @@ class OnnxRuntimeBackend:
         try:
             self.session = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own untyped errors (Fail, InvalidGraph, ...)
-            raise BackendError(spec, f"onnxruntime cannot load {graph.name}: {exc}") from exc
+            raise BackendError(spec, f"onnxruntime cannot load {graph.name}: {one_line(exc)}") from exc
         self.spec = spec
         self.device = torch.device("cpu")
         self.info: dict = {}  # its validation, and how it was chosen (auto)
@@ -89,7 +89,7 @@ def openvino_ir(graph: Path, folder: Path) -> Path:
 class OpenVinoBackend:
     """OpenVINO IR compiled for the CPU at batch 1 (a static shape compiles to faster kernels); a batch runs
     image by image. ``fp32`` asks for f32 inference explicitly: OpenVINO would otherwise run bf16 on CPUs
-    that have it."""
+    that have it. Threads are not pinned to cores: the GUI and the camera process share them."""
 
     def __init__(self, ir: Path, spec: BackendSpec, threads: int, size: tuple[int, int], cache: Path) -> None:
         import openvino as ov
@@ -99,11 +99,11 @@ class OpenVinoBackend:
         try:
             model = core.read_model(str(ir))
             model.reshape({0: [1, 3, *size]})
-            config = {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY",
+            config = {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY", "ENABLE_CPU_PINNING": False,
                       "INFERENCE_PRECISION_HINT": "bf16" if spec.precision == "bf16" else "f32"}  # fmt: skip
             self.request = core.compile_model(model, "CPU", config).create_infer_request()
         except RuntimeError as exc:
-            raise BackendError(spec, f"openvino cannot compile {ir}: {exc}") from exc
+            raise BackendError(spec, f"openvino cannot compile {ir}: {one_line(exc)}") from exc
         self.spec = spec
         self.device = torch.device("cpu")
         self.info: dict = {}  # its validation, and how it was chosen (auto)

@@ -30,6 +30,7 @@ from draem_core.backends.spec import (
     BackendOptions,
     BackendRequest,
     BackendSpec,
+    one_line,
 )  # fmt: skip
 from draem_core.backends.store import BackendStore, environment, frames_key, network_key
 from draem_core.backends.torch_backend import TorchBackend
@@ -101,7 +102,7 @@ class BackendOpener:
         except DraemError as exc:  # export or quantisation failed: this backend is not available
             raise BackendError(spec, str(exc)) from exc
         except Exception as exc:  # noqa: BLE001 - the runtimes raise their own types (InvalidArgument, Fail, ...)
-            raise BackendError(spec, f"failed to derive or run its graph ({type(exc).__name__}: {exc})") from exc
+            raise BackendError(spec, f"failed to derive or run its graph ({type(exc).__name__}: {one_line(exc)})") from exc
         if not validation.accepted:
             raise BackendError(spec, validation.reason)
         backend.info = {"validation": validation.to_dict()}  # type: ignore[attr-defined]

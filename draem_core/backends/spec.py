@@ -32,6 +32,11 @@ class BackendError(DraemError):
         super().__init__(f"inference backend {self.backend}: {reason}")
 
 
+def one_line(exc: BaseException) -> str:
+    """An exception's message on one line (the runtimes' messages span several)."""
+    return " ".join(str(exc).split())
+
+
 @dataclass(frozen=True)
 class BackendSpec:
     """One concrete way to run the network."""
