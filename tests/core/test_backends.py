@@ -188,3 +188,20 @@ def test_unreadable_records_count_as_empty_and_are_rewritten(tmp_path):
     assert store.get("choices", "k") is None
     store.put("choices", "k", {"backend": "torch"})
     assert json.loads((tmp_path / "records.json").read_text())["choices"] == {"k": {"backend": "torch"}}
+
+
+@needs("onnxruntime", "onnx")
+def test_export_onnx_keeps_the_score_filter_in_the_graph(tiny_model, tmp_path):
+    """The CPU mean filter (OpenCV) must not be traced into the exported graph as constants."""
+    import onnxruntime as ort
+
+    from draem_core.onnx_export import export_onnx
+
+    path = export_onnx(tiny_model, tmp_path / "m.onnx")
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    inspector = Inspector.from_file(tiny_model, "cpu")
+    for seed in (0, 1):
+        x = torch.rand(1, 3, 64, 160, generator=torch.Generator().manual_seed(seed))
+        maps, score = session.run(None, {"image": x.numpy()})
+        want_maps, want_score = inspector.predict_tensor(x)
+        assert np.abs(maps - want_maps.numpy()).max() < 1e-4 and score[0] == pytest.approx(float(want_score[0]), abs=1e-4)
