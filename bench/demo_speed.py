@@ -1,6 +1,6 @@
 """Speed of the bundled demo model on demo-line frames; prints JSON.
 
-    python bench/demo_speed.py --frames 60 --seconds 30
+    python bench/demo_speed.py --frames 60 --seconds 30 [--backend auto --calibration GOOD_DIR]
 
 1. ``Inspector.inspect`` of pre-rendered 640x480 demo frames, one at a time (what the live worker calls), with
    the time split into: align to the reference part (aligned models) + crop to the model's region + upload,
@@ -90,22 +90,27 @@ def main() -> int:
     ap.add_argument("--frames", type=int, default=60)
     ap.add_argument("--seconds", type=float, default=30.0, help="live-path duration; 0 skips it")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--backend", default="torch", help="torch | onnxruntime | openvino | auto (optionally NAME:int8)")
+    ap.add_argument("--calibration", type=Path, help="good images: int8 calibration, bf16/int8 validation")
     args = ap.parse_args()
 
     import torch
 
+    from app.cli.backend_args import backend_options
     from app.paths import bundled_model
     from app.sources.demo_line import DemoLine, DemoLineConfig
     from draem_core.inspector import Inspector
 
     path = args.model or bundled_model()
-    inspector = Inspector.from_file(path, args.device)
+    args.precision = None
+    inspector = Inspector.from_file(path, args.device, args.backend, backend_options(args))
     line = DemoLine(DemoLineConfig(seed=5, defect_rate=0.3))
     frames = [line.render(i)[0].image for i in range(args.frames)]
     meta = inspector.meta
     out = {"model": str(path), "preset": meta.model.preset,
            "model_input": [meta.model.image_height, meta.model.image_width], "roi": meta.roi,
            "frame": list(frames[0].shape), "device": str(inspector.device), "torch_threads": torch.get_num_threads(),
+           "backend": str(inspector.backend.spec),
            "cpus": os.cpu_count(), "inspect": inspect_alone(inspector, frames)}  # fmt: skip
     if args.seconds > 0:
         out["live"] = live_path(inspector, args.seconds)

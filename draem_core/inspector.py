@@ -5,7 +5,6 @@ The app, ``predict``, ``eval`` and the self-test all go through :class:`Inspecto
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,12 +13,12 @@ import numpy as np
 import torch
 
 from draem_core.alignment import Aligner, AlignmentError, cut_region, map_to_frame
+from draem_core.backends import BackendOptions, BackendRequest, open_backend, runtime_device
 from draem_core.calibration import Calibration, normalise
-from draem_core.device import resolve_device
 from draem_core.errors import ModelFileError
 from draem_core.model import DraemModel
 from draem_core.modelfile import ModelMetadata, load_model_parts
-from draem_core.processing import anomaly_map, frames_to_uint8, maps_to_size, resize_to_model
+from draem_core.processing import frames_to_uint8, maps_to_size, resize_to_model
 from draem_core.region import Roi, clip_roi, require_inside
 from draem_core.scoring import PixelStats, Scoring, post_process
 from draem_core.verdict import NG, NON_FINITE, NOT_JUDGED, judge, threshold_in_force
@@ -71,13 +70,16 @@ class Inspector:
         meta: ModelMetadata,
         device: str | torch.device = "auto",
         extra: dict[str, torch.Tensor] | None = None,
+        backend: str | BackendRequest = "torch",
+        options: BackendOptions | None = None,
     ) -> None:
-        """``extra``: the model file's non-weight tensors (the scoring statistics of normalized scorings).
+        """``extra``: the model file's non-weight tensors (the scoring statistics of normalized scorings);
+        ``backend``/``options``: what runs the network (see :meth:`from_file`).
 
         Raises:
             ValueError: the scoring in ``meta`` or its statistics in ``extra`` are invalid.
         """
-        self.device = resolve_device(device) if isinstance(device, str) else device
+        self.device = runtime_device(backend, device)  # a CPU runtime (onnxruntime, openvino) runs on the CPU
         self.model = model.to(self.device).eval()
         self.meta = meta
         self.size = (meta.model.image_height, meta.model.image_width)
@@ -91,23 +93,25 @@ class Inspector:
         if self.scoring.normalized and self.stats is None:
             msg = f"scoring {self.scoring.method} needs per-pixel statistics, and the model file has none"
             raise ValueError(msg)
-        if self.device.type == "cuda":
-            torch.backends.cudnn.benchmark = True
-            self.model = self.model.to(memory_format=torch.channels_last)
+        self.backend = open_backend(backend, self, options)  # runs the network: torch, or a validated runtime
 
     @classmethod
-    def from_file(cls, path: str | Path, device: str = "auto") -> Inspector:
-        dev = resolve_device(device)
+    def from_file(
+        cls,
+        path: str | Path,
+        device: str = "auto",
+        backend: str | BackendRequest = "torch",
+        options: BackendOptions | None = None,
+    ) -> Inspector:
+        """Load a model file. ``backend``: torch | onnxruntime | openvino | auto (optionally ``name:int8``);
+        ``options`` say where derived graphs are cached and which good frames may calibrate (BackendError when a
+        named backend is missing or its outputs differ from torch's)."""
+        dev = runtime_device(backend, device)
         model, meta, extra = load_model_parts(path, dev)
         try:
-            return cls(model, meta, dev, extra)
+            return cls(model, meta, dev, extra, backend, options)
         except (AlignmentError, ValueError) as exc:
             raise ModelFileError(path, str(exc)) from exc
-
-    def _autocast(self) -> contextlib.AbstractContextManager:
-        if self.device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return contextlib.nullcontext()
 
     def set_threshold(self, operator: float | None) -> None:
         """Use the operator's raw threshold; None goes back to the model's own (calibrated, else 0.5)."""
@@ -117,18 +121,12 @@ class Inspector:
     def predict_tensor(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``images (B, 3, h, w)`` uint8 or float on the device -> maps ``(B, H, W)`` at model size, scores ``(B,)``."""
         x = resize_to_model(images.to(self.device), self.size)
-        if self.device.type == "cuda":
-            x = x.contiguous(memory_format=torch.channels_last)
-        with self._autocast():
-            logits = self.model(x).logits
-        return post_process(anomaly_map(logits), self.scoring, self.stats)
+        return post_process(self.backend.anomaly_maps(x), self.scoring, self.stats)
 
     @torch.inference_mode()
     def probability_maps(self, images: torch.Tensor) -> torch.Tensor:
         """The network's probability maps ``(B, H, W)`` at model size, before any scoring normalisation."""
-        x = resize_to_model(images.to(self.device), self.size)
-        with self._autocast():
-            return anomaly_map(self.model(x).logits)
+        return self.backend.anomaly_maps(resize_to_model(images.to(self.device), self.size))
 
     def normalise(self, raw: float) -> float:
         """Normalised score: the active threshold (calibrated, or as the operator set it) maps to 0.5."""

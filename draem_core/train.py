@@ -134,6 +134,7 @@ def train(plan: TrainPlan, should_stop: Callable[[], bool] = lambda: False) -> I
     amp = device.type == "cuda" and cfg.amp
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if amp else contextlib.nullcontext()
     rate = _Rate()
+    layout = torch.channels_last if _channels_last(cfg, device) else torch.contiguous_format
     model.train()
     while not budget.done(step, elapsed):
         if should_stop():
@@ -148,7 +149,7 @@ def train(plan: TrainPlan, should_stop: Callable[[], bool] = lambda: False) -> I
         batch = run.data.batch(cfg.batch_size, gen, device, cfg.crop)
         sb = synth(batch, gen)
         with autocast:
-            out = model(sb.augmented)
+            out = model(sb.augmented.contiguous(memory_format=layout))
         terms = draem_loss(out.reconstruction, sb.target, out.logits, sb.mask, cfg.loss)
         opt.zero_grad(set_to_none=True)
         terms.total.backward()
@@ -177,6 +178,10 @@ def train(plan: TrainPlan, should_stop: Callable[[], bool] = lambda: False) -> I
     yield TrainEvent("done", step, step, elapsed_s=elapsed, path=str(plan.out),
                      message=f"wrote {plan.out} (threshold {cal.get('threshold', float('nan')):.4f}); "
                              f"checkpoint {path}", extra={"metadata": meta})  # fmt: skip
+
+
+def _channels_last(cfg: TrainConfig, device: torch.device) -> bool:
+    return cfg.channels_last and device.type == "cpu"
 
 
 class _Rate:
@@ -265,6 +270,8 @@ def _prepare(plan: TrainPlan, device: torch.device) -> _Run:
         raise DatasetError(
             plan.data, f"only {len(data.train)} readable training images{detail}; need at least 2"
         )
+    if _channels_last(cfg, device):
+        model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
     start_step, start_elapsed = 0, 0.0

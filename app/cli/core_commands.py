@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from app.cli.backend_args import add_backend_arguments, open_inspector
 from draem_core.errors import DatasetError, DraemError, shown
 
 
@@ -75,6 +76,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--plots", type=Path, help="folder for ROC, histogram and worst-case contact sheets")
     p.add_argument("--threshold", type=float, help="raw threshold (default: the model's calibrated one)")
     p.add_argument("--device", default="auto")
+    add_backend_arguments(p)
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("calibrate", help="set a model's threshold from more good images (no retraining)")
@@ -92,6 +94,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--json", type=Path)
     p.add_argument("--device", default="auto")
+    add_backend_arguments(p)
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("synth", help="write a grid of synthetic anomalies and their masks")
@@ -223,10 +226,9 @@ def _print_validation(meta: object) -> None:
 def cmd_eval(args: argparse.Namespace) -> int:
     from draem_core.evaluate import evaluate, write_plots
     from draem_core.imageio import write_bytes_atomic
-    from draem_core.inspector import Inspector
     from draem_core.region import describe_roi
 
-    inspector = Inspector.from_file(args.model, args.device)
+    inspector = open_inspector(args)
     if inspector.model_roi is not None:
         print(f"inspection region {describe_roi(inspector.model_roi)} (the model's; images and masks cropped to it)")
     report, scored, skipped = evaluate(inspector, args.data, args.threshold)
@@ -274,10 +276,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from draem_core.imageio import read_image, to_uint8_rgb, write_bytes_atomic, write_image_atomic
-    from draem_core.inspector import Inspector
     from draem_core.overlay import heatmap_overlay
 
-    inspector = Inspector.from_file(args.model, args.device)
+    inspector = open_inspector(args)
     results, failures = [], 0
     for path in args.images:
         try:

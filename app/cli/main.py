@@ -23,6 +23,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 COMMAND_MODULES = (
     "app.cli.core_commands",
+    "app.cli.bench_commands",
     "app.cli.camera_commands",
     "app.cli.demo_commands",
     "app.cli.app_commands",

@@ -173,3 +173,17 @@ def test_training_chooses_its_scoring_and_threshold_on_the_validation_split(good
     assert Inspector.from_file(out, "cpu").threshold == meta.calibration["threshold"]
     again = finish_again(checkpoint_path(out), tmp_path / "again.safetensors", target_frr=0.05)
     assert again.scoring["method"] == scoring["method"] and again.calibration["target_false_reject"] == 0.05
+
+
+def test_channels_last_training_computes_the_same_losses(good_paths, tmp_path):
+    """NHWC on the CPU is a memory layout, not another computation: the same seed gives the same first loss
+    (same initial weights, same batch) and the same trajectory (Adam's steps then differ only by rounding)."""
+    from dataclasses import replace
+
+    losses = []
+    for layout in (False, True):
+        plan = _plan(good_paths, tmp_path / f"cl{layout}.safetensors", 4)
+        plan = replace(plan, train=replace(plan.train, channels_last=layout))
+        losses.append([e.loss for e in train(plan) if e.kind == "step"])
+    assert losses[0][0] == pytest.approx(losses[1][0], rel=1e-5)
+    assert losses[0] == pytest.approx(losses[1], rel=1e-2)
