@@ -40,6 +40,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--queue", type=_positive_int, default=8, metavar="N",
                    help="triggered: frames waiting per camera before a trigger overruns (NOT_JUDGED) (default 8)")  # fmt: skip
     p.add_argument("--trace", type=Path, metavar="DB", help="trace database (default: the one in the data folder)")
+    p.add_argument("--keep-days", type=_non_negative_float, metavar="D",
+                   help="delete trace records older than D days (default 0: keep them regardless of age)")  # fmt: skip
+    p.add_argument("--max-gb", type=_non_negative_float, metavar="G",
+                   help="keep the trace database below G GB by deleting the oldest records (default 20; 0: no limit)")  # fmt: skip
     p.add_argument("--json", type=Path, metavar="REPORT", help="also write the JSON report to this file")
     p.add_argument("--device", default="auto", help="where the models run: auto, cpu or cuda (default auto)")
     p.set_defaults(func=cmd_run)
@@ -51,12 +55,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     from app.station.headless import RunPlan, open_station, run_station
     from app.station.modes import AcquisitionMode
     from app.station.station import StationConfig
+    from app.trace import TraceConfig
     from draem_core.imageio import write_bytes_atomic
 
     specs = args.source or ["demo"]
     models = args.model or [_default_model()]
     mode = AcquisitionMode(args.trigger) if args.trigger else AcquisitionMode.FREE_RUN
-    config = StationConfig(device=args.device, queue_size=args.queue, trace_path=args.trace)
+    retention = {k: v for k, v in (("keep_days", args.keep_days), ("max_gb", args.max_gb)) if v is not None}
+    config = StationConfig(device=args.device, queue_size=args.queue, trace_path=args.trace,
+                           trace=TraceConfig(**retention))  # fmt: skip
     stop = threading.Event()
     _stop_on_signals(stop)
     headless = open_station(specs, models, data_home(), config=config,
@@ -98,6 +105,13 @@ def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
     return value
 
 
