@@ -82,7 +82,8 @@ class MainWindow(QMainWindow):
         self.data_dir = Path(data_dir) if data_dir is not None else data_home()
         self.errors = ErrorSink(self)
         self.session = StationQt(errors=self.errors, source_factory=source_factory, data_dir=self.data_dir,
-                                 reject=self.settings.reject(), device=device, parent=self)  # fmt: skip
+                                 reject=self.settings.reject(), trace=self.settings.trace(), device=device,
+                                 parent=self)  # fmt: skip
         self.station = self.session.station
         self.setWindowTitle("draem-inspect · live inspection")
         icon = resources_dir() / "icons" / "draem-inspect.svg"
@@ -172,6 +173,9 @@ class MainWindow(QMainWindow):
         self.modes.set_operator(operator)
         if self.options.fullscreen:
             self.showFullScreen()
+        problem = st.problem()
+        if problem:  # one line, however many values were unusable
+            self.errors("settings", problem)
 
     # --- start-up, sources, models -----------------------------------------------------------------
 
