@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import queue
 import selectors
 import socket
@@ -88,7 +89,7 @@ class ResultServer:
         self._queue: queue.Queue[bytes] = queue.Queue(self.config.queue_size)
         self._closing = threading.Event()
         self._receivers = 0  # clients that get results (updated by the I/O thread)
-        self._full_reported = self._refusal_reported = False
+        self._last_refusal: dict[str, float] = {}  # kind -> monotonic time of the last refusal
         self.sent = 0  # lines sent (to at least one client)
         self.dropped = 0  # lines not queued because the queue was full
         self.refused = 0  # connections closed at once because ``max_clients`` were connected
@@ -177,10 +178,9 @@ class ResultServer:
     def _admit(self, conn: socket.socket, peer: str) -> None:
         if len(self._clients) >= self.config.max_clients:
             self.refused += 1
-            if not self._full_reported:
-                self._full_reported = True
+            if self._quiet_since("full"):
                 self._report(ConnectionRefusedError(f"{self.config.max_clients} clients connected (the limit): "
-                                                    f"{peer} and further clients are refused until one leaves"))  # fmt: skip
+                                                    f"{peer} refused; further refusals within {_QUIET_S:g} s are only counted"))  # fmt: skip
             conn.close()
             return
         conn.setblocking(False)
@@ -215,7 +215,6 @@ class ResultServer:
         if line is not None and token_matches(line, self._token):
             client.authenticated = True
             self._receivers += 1
-            self._refusal_reported = False
         elif line is not None:
             self._refuse(client, "wrong token")
         elif client.token_overlong():
@@ -223,11 +222,16 @@ class ResultServer:
 
     def _refuse(self, client: StreamClient, why: str) -> None:
         self.rejected += 1
-        if not self._refusal_reported:  # once until a client gets in (a scan must not flood the log)
-            self._refusal_reported = True
+        if self._quiet_since("token"):  # a scan must not flood the log
             self._report(PermissionError(f"client {client.peer} disconnected: {why} "
-                                         "(further refusals are counted until a client sends the right token)"))  # fmt: skip
+                                         f"(further refusals within {_QUIET_S:g} s are only counted)"))  # fmt: skip
         self._drop(client)
+
+    def _quiet_since(self, kind: str) -> bool:
+        """Note a refusal of ``kind``; True when none came in the last ``_QUIET_S`` (a new episode: report it)."""
+        now = time.monotonic()
+        last, self._last_refusal[kind] = self._last_refusal.get(kind, -math.inf), now
+        return now - last > _QUIET_S
 
     def _send_queued(self) -> None:
         receivers = [c for c in self._clients.values() if c.authenticated]
@@ -262,8 +266,6 @@ class ResultServer:
         if self._backoff.resume_at and not self._backoff.paused(now):
             self._backoff.resume_at = 0.0
             self._selector.register(self._server, selectors.EVENT_READ)
-        if len(self._clients) < self.config.max_clients:
-            self._full_reported = False
 
     def _drop(self, client: StreamClient) -> None:
         if self._clients.pop(client.sock, None) is None:
@@ -288,6 +290,7 @@ class ResultServer:
 
 _TICK_S = 0.2  # longest the I/O thread sleeps: deadlines (token, stalled clients, back-off) are this exact
 _ACCEPTS_PER_STEP = 64  # connections taken per wake-up before the clients get their turn again
+_QUIET_S = 60.0  # refusals (cap, token) are reported once per episode: an episode ends after this long without one
 
 
 class PulseOutput:
