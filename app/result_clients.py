@@ -123,7 +123,7 @@ def listen(host: str, port: int, has_token: bool) -> socket.socket:
     address = server.getsockname()[0]
     if not has_token and not is_loopback(address):
         server.close()
-        msg = (f"{host}:{port} is reachable from other computers: set a token in the reject settings "
+        msg = ("other computers can reach this address: set a token in the reject settings "
                "(clients send it as their first line), or listen on 127.0.0.1")  # fmt: skip
         raise PermissionError(msg)
     server.setblocking(False)

@@ -45,7 +45,7 @@ class TraceConfig:
     retry_s: float = 5.0  # while records wait in the spool: how often writing is tried again
     spool_folder: Path | None = None  # where waiting records are kept on disk; None: <database>.spool beside it
     spool_disk_mb: float = 256.0  # most the spool keeps on disk (about 700,000 records)
-    spool_memory_records: int = 50_000  # then most it keeps in memory (about 30 MB; lost if the program ends)
+    spool_memory_records: int = 50_000  # then most it keeps in memory (about 12-25 MB; lost if the program ends)
     keep_days: float = 0.0  # inspections older than this are deleted; 0: kept regardless of age (plants often
     # must keep records for years: an age limit is theirs to choose)
     max_gb: float = 20.0  # the database is kept below this by deleting the oldest inspections (0: no limit)
@@ -114,6 +114,8 @@ class TraceStore:
         if left:
             self._start_outage(error)
             self._spool(left)
+        else:
+            self._end_outage_if_clear()
 
     def tick(self, now: float) -> None:
         """Periodic work: write spooled records back when due, apply retention, end quiet loss episodes."""
@@ -194,7 +196,10 @@ class TraceStore:
             self.spool.remove_oldest()
         self.losses.lost(self.spool.damaged, "damaged", "a spool file could not be read back")
         self.spool.damaged = 0
-        if not len(self.spool) and self._outage:
+        self._end_outage_if_clear()
+
+    def _end_outage_if_clear(self) -> None:
+        if self._outage and not len(self.spool):
             self._outage = False
             log.info("trace %s: writing again; %d spooled record(s) written back", self.path, self.written_back)
 

@@ -216,6 +216,25 @@ def test_the_memory_spool_is_bounded_and_what_it_cannot_hold_is_counted_and_repo
     assert writer.written == 1_000 and writer.written + writer.lost == 5_000 and count_rows(db) == 1_000
 
 
+def test_an_outage_ends_when_writing_works_even_if_nothing_could_be_spooled(tmp_path: Path) -> None:
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("x")
+    db, errors = tmp_path / "trace.sqlite", []
+    writer = reporting_writer(db, errors, retry_s=0.1, spool_folder=blocked, spool_memory_records=0)
+    for outage in range(2):
+        disk_full(writer, True)
+        for i in range(300):  # more than the pages at hand take
+            writer.append(record(i))
+        assert writer.flush() and writer.lost > 0 and writer.spooled == 0
+        disk_full(writer, False)
+        time.sleep(0.15)
+        writer.append(record(1000 + outage))
+        assert writer.flush() and count_rows(db, f"frame_id = {1000 + outage}") == 1
+    writer.close()
+    outages = [e for e in errors if "cannot write" in e]
+    assert len(outages) == 2  # the second disk-full is a new episode, reported again
+
+
 def test_records_spooled_on_disk_survive_a_restart_and_are_written_once(tmp_path: Path) -> None:
     db, errors = tmp_path / "trace.sqlite", []
     writer = reporting_writer(db, errors, retry_s=60.0)
