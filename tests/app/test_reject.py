@@ -103,7 +103,12 @@ def closed_by_server(client: socket.socket, timeout: float = 5.0) -> bool:
 
 @contextlib.contextmanager
 def descriptors_above(number: int):
-    """Hold open descriptors until the next one the process gets is above ``number`` (select() cannot watch it)."""
+    """Hold open descriptors until the next one the process gets is above ``number`` (select() cannot watch it).
+    The soft limit is raised for the while if it is lower (1024 on many desktops; the hard limit allows more)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = number + 100
+    assert hard == resource.RLIM_INFINITY or hard >= wanted, f"this test needs {wanted} open files (hard limit {hard})"
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, wanted), hard))
     held = [os.open(os.devnull, os.O_RDONLY)]
     try:
         while held[-1] <= number:
@@ -112,6 +117,7 @@ def descriptors_above(number: int):
     finally:
         for fd in held:
             os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 @contextlib.contextmanager
