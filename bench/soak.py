@@ -12,6 +12,7 @@ most 50 MB). A one-off step at start-up does not repeat; a leak grows steadily, 
 Usage::
 
     nice -n 10 python bench/soak.py --seconds 3600 --json soak.json [--source demo --source sim]
+    python bench/soak.py --analyse soak.json --seconds 3600  # the growth of a saved run again
 """
 
 from __future__ import annotations
@@ -111,8 +112,8 @@ def growth(samples: list[Sample], warmup_s: float, until_s: float) -> dict:
     t_h = np.array([s.t_s / 3600 for s in kept])
     total = np.array([s.rss_main_mb + s.rss_children_mb for s in kept])
     main = np.array([s.rss_main_mb for s in kept])
-    slope = float(np.polyfit(t_h, total, 1)[0]) if len(kept) > 2 else float("nan")
-    slope_main = float(np.polyfit(t_h, main, 1)[0]) if len(kept) > 2 else float("nan")
+    slope, se = _fit(t_h, total)
+    quarter = max(1, len(kept) // 4)
     fds = [s.fds_main + s.fds_children for s in kept]
     return {
         "samples_used": len(kept),
@@ -120,8 +121,11 @@ def growth(samples: list[Sample], warmup_s: float, until_s: float) -> dict:
         "rss_total_start_mb": round(float(total[0]), 1),
         "rss_total_end_mb": round(float(total[-1]), 1),
         "rss_total_max_mb": round(float(total.max()), 1),
+        "rss_median_first_quarter_mb": round(float(np.median(total[:quarter])), 1),
+        "rss_median_last_quarter_mb": round(float(np.median(total[-quarter:])), 1),
         "rss_slope_mb_per_h": round(slope, 2),
-        "rss_main_slope_mb_per_h": round(slope_main, 2),
+        "rss_slope_se_mb_per_h": round(se, 2),  # standard error of the slope (RSS swings by tens of MB)
+        "rss_main_slope_mb_per_h": round(_fit(t_h, main)[0], 2),
         "growth_8h_extrapolated_mb": round(slope * SHIFT_H, 1),
         "fds_start": fds[0],
         "fds_end": fds[-1],
@@ -130,6 +134,16 @@ def growth(samples: list[Sample], warmup_s: float, until_s: float) -> dict:
         "threads_end": kept[-1].threads_main,
         "trace_end_mb": kept[-1].trace_mb,
     }
+
+
+def _fit(t_h: np.ndarray, mb: np.ndarray) -> tuple[float, float]:
+    """Least-squares slope (MB/h) and its standard error."""
+    if len(t_h) < 3:
+        return float("nan"), float("nan")
+    slope, offset = np.polyfit(t_h, mb, 1)
+    residual = mb - (slope * t_h + offset)
+    se = np.sqrt(residual.var(ddof=2) / ((t_h - t_h.mean()) ** 2).sum())
+    return float(slope), float(se)
 
 
 # --- the run ---------------------------------------------------------------------------------------------
@@ -182,7 +196,13 @@ def main() -> int:
     parser.add_argument("--home", help="data folder of the run (default: a new temporary folder)")
     parser.add_argument("--json", type=Path, help="write samples and summary here")
     parser.add_argument("--verbose", action="store_true", help="print every sample")
+    parser.add_argument("--analyse", type=Path, metavar="JSON", help="only recompute the growth of a saved run")
     args = parser.parse_args()
+    if args.analyse is not None:
+        doc = json.loads(args.analyse.read_text())
+        samples = [Sample(**s) for s in doc["samples"]]
+        print(json.dumps(growth(samples, doc.get("warmup_s", args.warmup), args.seconds), indent=2))
+        return 0
     args.source = args.source or ["demo", "sim"]
     doc = run(args)
     if args.json is not None:
