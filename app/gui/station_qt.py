@@ -39,7 +39,8 @@ class StationQt(QObject):
                  reject: RejectConfig | None = None, device: str = "auto", trace: TraceConfig | None = None,
                  parent: QObject | None = None) -> None:  # fmt: skip
         super().__init__(parent)
+        config = StationConfig(device=device, trace=trace or TraceConfig())
         self.station = Station(data_dir=data_dir, run=run_task, source_factory=source_factory, reject=reject,
-                               config=StationConfig(device=device, trace=trace or TraceConfig()), on_state=self.stateChanged.emit,
+                               config=config, on_state=self.stateChanged.emit,
                                on_model=self.modelChanged.emit, on_model_failed=self.modelFailed.emit,
                                on_sources=self.sourcesChanged.emit, on_error=errors)  # fmt: skip
