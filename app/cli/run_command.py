@@ -41,6 +41,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--queue", type=_positive_int, default=8, metavar="N",
                    help="triggered: frames waiting per camera before a trigger overruns (NOT_JUDGED) (default 8)")  # fmt: skip
     p.add_argument("--trace", type=Path, metavar="DB", help="trace database (default: the one in the data folder)")
+    p.add_argument("--keep-days", type=_non_negative_float, metavar="D",
+                   help="delete trace records older than D days (default 0: keep them regardless of age)")  # fmt: skip
+    p.add_argument("--max-gb", type=_non_negative_float, metavar="G",
+                   help="keep the trace database below G GB by deleting the oldest records (default 20; 0: no limit)")  # fmt: skip
     p.add_argument("--json", type=Path, metavar="REPORT", help="also write the JSON report to this file")
     p.add_argument("--device", default="auto", help="where the models run: auto, cpu or cuda (default auto)")
     plant_options.add_arguments(p)
@@ -55,6 +59,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from app.station.headless import RunPlan, open_station, run_station
     from app.station.modes import AcquisitionMode
     from app.station.station import StationConfig
+    from app.trace import TraceConfig
     from draem_core.imageio import write_bytes_atomic
 
     setup_logging(data_home(), log_level(args), console=True)  # a service's log file, with the version
@@ -62,7 +67,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     recipe = plant_options.start_recipe(args, data_home())
     models = [] if recipe else args.model or [_default_model()]
     mode = AcquisitionMode(args.trigger) if args.trigger else AcquisitionMode.FREE_RUN
-    config = StationConfig(device=args.device, queue_size=args.queue, trace_path=args.trace)
+    retention = {k: v for k, v in (("keep_days", args.keep_days), ("max_gb", args.max_gb)) if v is not None}
+    config = StationConfig(device=args.device, queue_size=args.queue, trace_path=args.trace,
+                           trace=TraceConfig(**retention))  # fmt: skip
     stop = threading.Event()
     _stop_on_signals(stop)
     log = lambda line: print(f"draem-inspect run: {line}", file=sys.stderr, flush=True)  # noqa: E731
@@ -105,6 +112,13 @@ def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
     return value
 
 

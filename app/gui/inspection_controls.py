@@ -3,6 +3,8 @@ outputs."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -21,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui.parts_panel import PartsBox
-from app.gui.settings import COLORMAPS, OverlayOptions
+from app.gui.settings import COLORMAPS, MAX_TOKEN_CHARS, OverlayOptions
 from app.reject import RejectConfig
 
 SLIDER_STEPS = 10_000  # threshold slider resolution over the raw score range 0..1
@@ -40,6 +42,7 @@ class InspectionControls(QWidget):
         super().__init__(parent)
         self._calibrated: float | None = None
         self._quiet = False
+        self._reject_base = RejectConfig()  # the reject settings last shown
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
         layout.setSpacing(10)
@@ -174,26 +177,36 @@ class InspectionControls(QWidget):
         self.port = QSpinBox()
         self.port.setRange(1, 65535)
         self.host = QLineEdit()
-        self.host.setToolTip("127.0.0.1 keeps the port local to this PC; 0.0.0.0 opens it to the network")
+        self.host.setToolTip("127.0.0.1 keeps the port local to this PC; 0.0.0.0 opens it to the network "
+                             "(then a token is required)")  # fmt: skip
+        self.token = QLineEdit()
+        self.token.setEchoMode(QLineEdit.EchoMode.Password)  # never shown on screen
+        self.token.setMaxLength(MAX_TOKEN_CHARS)
+        self.token.setPlaceholderText("none (required beyond 127.0.0.1)")
+        self.token.setToolTip("Clients send this as their first line before they receive results")
         form.addRow(self.pulse)
         form.addRow("Line", self.line)
         form.addRow("Pulse", self.pulse_ms)
         form.addRow(self.tcp)
         form.addRow("Host", self.host)
         form.addRow("Port", self.port)
+        form.addRow("Token", self.token)
         self.apply_reject = QPushButton("Apply")
         self.apply_reject.clicked.connect(lambda: self.rejectChanged.emit(self.reject()))
         form.addRow(self.apply_reject)
         return box
 
     def reject(self) -> RejectConfig:
-        return RejectConfig(
-            pulse_enabled=self.pulse.isChecked(), line=self.line.text().strip() or "Line1",
+        """The settings shown, over those the box does not show (client cap, timeouts) as last set."""
+        return replace(
+            self._reject_base, pulse_enabled=self.pulse.isChecked(), line=self.line.text().strip() or "Line1",
             pulse_s=self.pulse_ms.value() / 1000.0, tcp_enabled=self.tcp.isChecked(),
-            host=self.host.text().strip() or "127.0.0.1", port=self.port.value(),
+            host=self.host.text().strip() or "127.0.0.1", port=self.port.value(), token=self.token.text().strip(),
         )  # fmt: skip
 
     def set_reject(self, config: RejectConfig) -> None:
+        self._reject_base = config
+        self.token.setText(config.token)
         self.pulse.setChecked(config.pulse_enabled)
         self.line.setText(config.line)
         self.pulse_ms.setValue(round(config.pulse_s * 1000))

@@ -91,7 +91,8 @@ class MainWindow(QMainWindow):
         audit_db = self.data_dir / "trace.sqlite"  # the audit log has its own table in the trace database
         self.audit = AuditTrail(AuditLog(audit_db, on_error=self.errors), role=lambda: self.modes.role, parent=self)
         self.session = StationQt(errors=self.errors, source_factory=source_factory, data_dir=self.data_dir,
-                                 reject=self.settings.reject(), device=device, parent=self)  # fmt: skip
+                                 reject=self.settings.reject(), trace=self.settings.trace(), device=device,
+                                 parent=self)  # fmt: skip
         self.station = self.session.station
         self.setWindowTitle("draem-inspect · live inspection")
         icon = resources_dir() / "icons" / "draem-inspect.svg"
@@ -181,6 +182,9 @@ class MainWindow(QMainWindow):
         self.modes.start()  # always operator mode: engineer mode needs the password (docs/gui.md)
         if self.options.fullscreen:
             self.showFullScreen()
+        problem = st.problem()
+        if problem:  # one line, however many values were unusable
+            self.errors("settings", problem)
 
     # --- start-up, sources, models -----------------------------------------------------------------
 

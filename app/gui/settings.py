@@ -1,22 +1,28 @@
 """What the window remembers across restarts, on top of QSettings (organisation/application set by the caller).
 
 Typed accessors keep the keys in one place; values written by a newer or a hand-edited settings file that
-cannot be parsed fall back to the defaults instead of stopping the app.
+cannot be parsed, or that are out of range, fall back to the defaults instead of stopping the app, and
+:meth:`GuiSettings.problem` sums them up in one line for the window to show.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, fields
+import math
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
 from PySide6.QtWidgets import QMainWindow
 
 from app.reject import RejectConfig
+from app.trace import TraceConfig
+from draem_core.errors import shown
 from draem_core.inspector import Roi
 
 COLORMAPS = ("turbo", "inferno", "magma", "viridis", "CET-L3")  # heatmap colormaps offered (pyqtgraph names)
+MAX_TOKEN_CHARS = 256  # longest result-stream token (the server reads at most 1 KiB before the line must end)
+_LONGEST_TEXT = 4096  # longest text value (a path); longer ones are not ours
 
 
 @dataclass(frozen=True)
@@ -34,19 +40,41 @@ class GuiSettings:
 
     def __init__(self, store: QSettings) -> None:
         self.store = store
+        self.unusable: set[str] = set()  # keys whose stored value was not used (the default was)
 
-    def _get(self, key: str, default, kind: type):
-        """The value at ``key`` as ``kind``; the default when missing or not convertible (QSettings' own
-        conversion turns "lots" into 0.0 silently)."""
+    def problem(self) -> str:
+        """One line naming the file and what could not be used; "" when every setting is usable."""
+        for read in (self.source_spec, self.model_path, self.overlay, self.roi, self.roi_enabled, self.reject,
+                     self.trace, self.acquisition_mode):  # fmt: skip
+            read()  # each notes its unusable keys
+        where = f"settings {shown(self.store.fileName())}"
+        status = self.store.status()
+        if status == QSettings.Status.AccessError:
+            return f"{where}: cannot be read or written; the defaults are used"
+        if status == QSettings.Status.FormatError:
+            return f"{where}: not a readable settings file; the defaults are used"
+        if self.unusable:
+            keys = ", ".join(sorted(self.unusable)[:8]) + (" …" if len(self.unusable) > 8 else "")
+            return f"{where}: {len(self.unusable)} unusable value(s) replaced by the defaults: {keys}"
+        return ""
+
+    def _get(self, key: str, default, kind: type, low: float = -math.inf, high: float = math.inf,
+             longest: int = _LONGEST_TEXT):  # fmt: skip
+        """The value at ``key`` as ``kind`` (numbers finite and within ``low..high``, text at most ``longest``
+        characters); the default when missing or unusable (QSettings' own conversion turns "lots" into 0.0
+        silently), noting the key in ``unusable``."""
         raw = self.store.value(key, None)
         if raw is None:
             return default
         try:
-            if kind is bool:
-                return _to_bool(raw)
-            return kind(raw)
-        except (TypeError, ValueError):
+            value = _convert(raw, kind)
+        except (TypeError, ValueError, OverflowError):
+            self.unusable.add(key)
             return default
+        if (kind in (int, float) and not low <= value <= high) or (kind is str and len(value) > longest):
+            self.unusable.add(key)
+            return default
+        return value
 
     # --- source, model, thresholds -----------------------------------------------------------------
 
@@ -85,6 +113,7 @@ class GuiSettings:
         values = {f.name: self._get(f"overlay/{f.name}", getattr(defaults, f.name), type(getattr(defaults, f.name)))
                   for f in fields(OverlayOptions)}  # fmt: skip
         if values["colormap"] not in COLORMAPS:
+            self.unusable.add("overlay/colormap")
             values["colormap"] = defaults.colormap
         values["opacity"] = min(max(float(values["opacity"]), 0.0), 1.0)
         return OverlayOptions(**values)
@@ -96,11 +125,16 @@ class GuiSettings:
     def roi(self) -> Roi | None:
         """The inspection region, None = whole frame."""
         text = self._get("inspection/roi", "", str)
+        if not text:
+            return None
         try:
             x, y, w, h = (int(v) for v in text.split(","))
         except ValueError:
+            x = y = w = h = -1
+        if min(x, y) < 0 or min(w, h) <= 0 or max(x, y, w, h) > _MAX_ROI:
+            self.unusable.add("inspection/roi")
             return None
-        return (x, y, w, h) if w > 0 and h > 0 else None
+        return (x, y, w, h)
 
     def set_roi(self, roi: Roi | None) -> None:
         self.store.setValue("inspection/roi", ",".join(str(int(v)) for v in roi) if roi else "")
@@ -113,27 +147,39 @@ class GuiSettings:
         self.store.setValue("inspection/roi_enabled", bool(on))
 
     def reject(self) -> RejectConfig:
-        """Reject-output settings."""
+        """Reject-output settings (the stream token included: it is shown nowhere, see RejectConfig.token)."""
         d = RejectConfig()
-        return RejectConfig(
+        return replace(
+            d,
             pulse_enabled=self._get("reject/pulse_enabled", d.pulse_enabled, bool),
             line=self._get("reject/line", d.line, str) or d.line,
-            pulse_s=self._get("reject/pulse_s", d.pulse_s, float),
+            pulse_s=self._get("reject/pulse_s", d.pulse_s, float, 0.001, 5.0),
             tcp_enabled=self._get("reject/tcp_enabled", d.tcp_enabled, bool),
             host=self._get("reject/host", d.host, str) or d.host,
-            port=self._get("reject/port", d.port, int),
+            port=self._get("reject/port", d.port, int, 1, 65535),
+            max_clients=self._get("reject/max_clients", d.max_clients, int, 1, 1024),
+            token=self._get("reject/token", d.token, str, longest=MAX_TOKEN_CHARS),
         )
 
     def set_reject(self, config: RejectConfig) -> None:
-        for name in ("pulse_enabled", "line", "pulse_s", "tcp_enabled", "host", "port"):
+        for name in _REJECT_KEYS:
             self.store.setValue(f"reject/{name}", getattr(config, name))
+
+    def trace(self) -> TraceConfig:
+        """Retention of the trace database (set in the settings file; no control in the window)."""
+        d = TraceConfig()
+        return replace(d, keep_days=self._get("trace/keep_days", d.keep_days, float, 0.0, 36_500.0),
+                       max_gb=self._get("trace/max_gb", d.max_gb, float, 0.0, 1e6))  # fmt: skip
 
     def acquisition_mode(self) -> str:
         """Free run or a triggered mode (an :class:`app.station.AcquisitionMode` value)."""
         from app.station.modes import AcquisitionMode
 
         value = self._get("acquisition/mode", AcquisitionMode.FREE_RUN.value, str)
-        return value if value in {m.value for m in AcquisitionMode} else AcquisitionMode.FREE_RUN.value
+        if value not in {m.value for m in AcquisitionMode}:
+            self.unusable.add("acquisition/mode")
+            return AcquisitionMode.FREE_RUN.value
+        return value
 
     def set_acquisition_mode(self, mode: str) -> None:
         self.store.setValue("acquisition/mode", str(mode))
@@ -162,6 +208,26 @@ class GuiSettings:
 def _key(model: Path) -> str:
     """A settings key for a model file (paths contain separators QSettings would nest)."""
     return hashlib.sha1(str(Path(model).resolve()).encode()).hexdigest()[:16]
+
+
+_MAX_ROI = 1 << 20  # larger ROI coordinates are not from any camera
+_REJECT_KEYS = ("pulse_enabled", "line", "pulse_s", "tcp_enabled", "host", "port", "max_clients", "token")
+
+
+def _convert(raw: object, kind: type):
+    """``raw`` (as QSettings read it) as ``kind``; raises ValueError/TypeError/OverflowError when it is not one."""
+    if kind is bool:
+        return _to_bool(raw)
+    if kind is str:
+        if not isinstance(raw, str) or "\0" in raw:
+            raise TypeError(type(raw).__name__)  # a list ("a, b" in the file), a byte array, a rectangle ...
+        return raw
+    if not isinstance(raw, (str, int, float)) or isinstance(raw, bool):
+        raise TypeError(type(raw).__name__)
+    value = kind(raw)
+    if kind is float and not math.isfinite(value):
+        raise ValueError(raw)
+    return value
 
 
 def _to_bool(raw: object) -> bool:

@@ -13,6 +13,7 @@ from app.gui.tasks import run_task
 from app.reject import RejectConfig
 from app.sources.base import FrameSource
 from app.station import Station, StationConfig
+from app.trace import TraceConfig
 
 SourceFactory = Callable[[str], FrameSource]
 
@@ -25,6 +26,7 @@ class StationQt(QObject):
         source_factory: Spec -> closed FrameSource.
         data_dir: Folder of the trace database and the NG images.
         reject: Reject-output settings.
+        trace: Spool and retention of the trace (default: TraceConfig()).
         device: Where models run.
     """
 
@@ -34,9 +36,11 @@ class StationQt(QObject):
     sourcesChanged = Signal(object)  # list of connected app.station.Camera (empty when none)
 
     def __init__(self, *, errors: ErrorSink, source_factory: SourceFactory, data_dir: Path,
-                 reject: RejectConfig | None = None, device: str = "auto", parent: QObject | None = None) -> None:  # fmt: skip
+                 reject: RejectConfig | None = None, device: str = "auto", trace: TraceConfig | None = None,
+                 parent: QObject | None = None) -> None:  # fmt: skip
         super().__init__(parent)
+        config = StationConfig(device=device, trace=trace or TraceConfig())
         self.station = Station(data_dir=data_dir, run=run_task, source_factory=source_factory, reject=reject,
-                               config=StationConfig(device=device), on_state=self.stateChanged.emit,
+                               config=config, on_state=self.stateChanged.emit,
                                on_model=self.modelChanged.emit, on_model_failed=self.modelFailed.emit,
                                on_sources=self.sourcesChanged.emit, on_error=errors)  # fmt: skip

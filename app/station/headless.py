@@ -7,6 +7,7 @@ runs free or triggered for a number of verdicts or seconds and returns the JSON 
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -37,15 +38,38 @@ class RunPlan:
     settle_s: float = 10.0  # after the last trigger, longest wait for its verdicts
 
 
+LATENCY_SAMPLE = 20_000  # latencies kept per camera for the report's percentiles (every one in shorter runs)
+
+
+@dataclass
+class _Counts:
+    """Verdict counts and a uniform sample of the latencies of one camera (or of all): bounded memory however long
+    the run (a soak keeping every record grew by 6-7 MB an hour)."""
+
+    verdicts: dict[str, int] = field(default_factory=dict)
+    n: int = 0
+    latencies: list[float] = field(default_factory=list)
+
+    def add(self, verdict: str, latency_ms: float, rng: random.Random) -> None:
+        self.verdicts[verdict] = self.verdicts.get(verdict, 0) + 1
+        self.n += 1
+        if len(self.latencies) < LATENCY_SAMPLE:
+            self.latencies.append(latency_ms)
+        elif (j := rng.randrange(self.n)) < LATENCY_SAMPLE:  # reservoir sampling: each latency equally likely kept
+            self.latencies[j] = latency_ms
+
+
 class RecordTally:
-    """An output that keeps every record's verdict and latency per camera (thread-safe, never blocks)."""
+    """An output that counts every record's verdict per camera and samples latencies (thread-safe, never blocks)."""
 
     label = "report"
 
     def __init__(self, keep: int = 0) -> None:
         self.triggered_only = False  # count only records of the station's own triggers (a software-triggered run)
         self._lock = threading.Lock()
-        self._by_camera: dict[str, list[tuple[str, float]]] = {}
+        self._by_camera: dict[str, _Counts] = {}
+        self._all = _Counts()
+        self._rng = random.Random(0)
         self.kept: list[InspectionRecord] = []  # the first ``keep`` records, for checks
         self._keep = keep
         self._changed = threading.Condition(self._lock)
@@ -54,7 +78,8 @@ class RecordTally:
         if self.triggered_only and record.trigger < 1:
             return  # a free-run frame still in the model when the run switched to triggers
         with self._lock:
-            self._by_camera.setdefault(record.camera, []).append((record.verdict, record.latency_ms))
+            for counts in (self._by_camera.setdefault(record.camera, _Counts()), self._all):
+                counts.add(record.verdict, record.latency_ms, self._rng)
             if len(self.kept) < self._keep:
                 self.kept.append(record)
             self._changed.notify_all()
@@ -63,17 +88,19 @@ class RecordTally:
         """Forget the counts; with ``keep``, also the kept records, keeping the next ``keep`` ones."""
         with self._lock:
             self._by_camera.clear()
+            self._all = _Counts()
             if keep is not None:
                 self.kept, self._keep = [], keep
 
     def count(self, camera: str) -> int:
         """Records so far of one camera."""
         with self._lock:
-            return len(self._by_camera.get(camera, ()))
+            counts = self._by_camera.get(camera)
+            return counts.n if counts is not None else 0
 
     def total(self) -> int:
         with self._lock:
-            return sum(len(v) for v in self._by_camera.values())
+            return self._all.n
 
     def wait(self, condition: Callable[[], bool], timeout: float) -> bool:
         """Wait until ``condition()`` (checked on every record) holds; True if it did within ``timeout``."""
@@ -87,13 +114,14 @@ class RecordTally:
         return True
 
     def summary(self, camera: str) -> dict:
-        """ok / ng / not_judged counts and latency percentiles of one camera ("" = all cameras)."""
+        """ok / ng / not_judged counts and latency percentiles of one camera ("" = all cameras); the percentiles are
+        exact up to :data:`LATENCY_SAMPLE` records, then estimated from a uniform sample of that many."""
         with self._lock:
-            rows = [r for c, v in self._by_camera.items() if camera in ("", c) for r in v]
-        verdicts = [v for v, _ in rows]
-        latency = np.asarray([lat for _, lat in rows], dtype=np.float64)
+            counts = self._all if camera == "" else self._by_camera.get(camera, _Counts())
+            verdicts = dict(counts.verdicts)
+            latency = np.asarray(counts.latencies, dtype=np.float64)
         p50, p95 = np.percentile(latency, [50, 95]) if latency.size else (0.0, 0.0)
-        return {"ok": verdicts.count(OK), "ng": verdicts.count(NG), "not_judged": verdicts.count(NOT_JUDGED),
+        return {"ok": verdicts.get(OK, 0), "ng": verdicts.get(NG, 0), "not_judged": verdicts.get(NOT_JUDGED, 0),
                 "latency_p50_ms": round(float(p50), 2), "latency_p95_ms": round(float(p95), 2)}  # fmt: skip
 
 

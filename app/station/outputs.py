@@ -12,7 +12,7 @@ from app.pipeline.pipeline import RecordSink
 from app.reject import PulseOutput, RejectConfig, StreamOutput
 from app.sources.base import FrameSource
 from app.station.camera import Camera, close_quietly
-from app.trace import TraceWriter
+from app.trace import TraceConfig, TraceWriter
 
 Report = Callable[[str, object], None]
 
@@ -25,10 +25,13 @@ class StationOutputs:
         ng_folder: Folder of the NG images; None keeps none.
         reject: Reject-pulse and result-stream settings.
         report: The station's error sink ``(where, exception or text)``.
+        trace: Batching, spool and retention of the trace.
     """
 
-    def __init__(self, trace_path: Path, ng_folder: Path | None, reject: RejectConfig, report: Report) -> None:
+    def __init__(self, trace_path: Path, ng_folder: Path | None, reject: RejectConfig, report: Report, *,
+                 trace: TraceConfig | None = None) -> None:  # fmt: skip
         self.trace_path, self.ng_folder = trace_path, ng_folder
+        self.trace_config = trace or TraceConfig()
         self.reject_config = reject
         self.trace: TraceWriter | None = None
         self.ng_store: NgStore | None = None
@@ -42,7 +45,7 @@ class StationOutputs:
         with self._lock:
             if self.trace is None:
                 try:
-                    self.trace = TraceWriter(self.trace_path, on_error=self._report)
+                    self.trace = TraceWriter(self.trace_path, self.trace_config, on_error=self._report)
                 except Exception as exc:  # noqa: BLE001 - inspect without a trace rather than not at all
                     self._report("trace", exc)
             if self.ng_store is None and self.ng_folder is not None:

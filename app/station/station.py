@@ -31,7 +31,7 @@ from app.station.health import CameraHealth, banner, next_state
 from app.station.jobs import JobRunner
 from app.station.modes import HARDWARE_SOURCE, AcquisitionMode, apply_to_all
 from app.station.outputs import StationOutputs
-from app.trace import TraceWriter
+from app.trace import TraceConfig, TraceWriter
 from draem_core.errors import DraemError
 from draem_core.inspector import Inspector, Roi
 from draem_core.verdict import threshold_in_force
@@ -65,6 +65,7 @@ class StationConfig:
     trigger_timeout_s: float = 2.0  # triggered mode: a trigger without a frame after this long is NOT_JUDGED
     ng_images: bool = True  # keep frames of rejected parts in <data>/ng_images
     trace_path: Path | None = None  # the trace database; None: <data>/trace.sqlite
+    trace: TraceConfig = field(default_factory=TraceConfig)  # batching, spool and retention of the trace
 
 
 class Station:
@@ -93,7 +94,7 @@ class Station:
         self.config = config or StationConfig()
         ng_folder = self.data_dir / "ng_images" if self.config.ng_images else None
         self.outputs = StationOutputs(self.config.trace_path or self.data_dir / "trace.sqlite", ng_folder,
-                                      reject or RejectConfig(), self._report)  # fmt: skip
+                                      reject or RejectConfig(), self._report, trace=self.config.trace)  # fmt: skip
         self._run = run
         self._factory = source_factory or _default_factory
         self._on_model, self._on_model_failed = on_model, on_model_failed

@@ -97,3 +97,32 @@ def _rows(db: Path) -> int:
             return conn.execute("SELECT COUNT(*) FROM inspections").fetchone()[0]
     except sqlite3.Error:
         return 0
+
+
+def test_the_report_tally_stays_small_however_long_the_run() -> None:
+    import tracemalloc
+
+    from app.pipeline.record import InspectionRecord
+    from app.station.headless import RecordTally
+
+    def records(start: int, count: int):
+        for i in range(start, start + count):
+            yield InspectionRecord(time=float(i), frame_id=i, camera=f"CAM-{i % 2}", model_name="m", model_version="v",
+                                   score=0.1, normalized=0.2, threshold=0.3, verdict=("OK", "NG", "NOT_JUDGED")[i % 3],
+                                   roi=None, latency_ms=float(i % 1000) / 10)  # fmt: skip
+
+    tally = RecordTally()
+    for r in records(0, 60_000):
+        tally.submit(r)
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for r in records(60_000, 60_000):
+        tally.submit(r)
+    grown = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    assert grown < 500_000, grown  # the latency sample still fills up; keeping every record: 5.8 MB more here
+    assert tally.total() == 120_000 and tally.count("CAM-1") == 60_000
+    summary = tally.summary("")
+    assert (summary["ok"], summary["ng"], summary["not_judged"]) == (40_000, 40_000, 40_000)  # counts stay exact
+    assert summary["latency_p50_ms"] == pytest.approx(50.0, abs=1.5)  # latencies 0 .. 99.9 ms, evenly
+    assert summary["latency_p95_ms"] == pytest.approx(95.0, abs=1.5)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import sqlite3
 import time
@@ -226,6 +227,26 @@ def test_a_taken_stream_port_never_switches_off_the_pulse(tmp_path: Path, images
     station.set_reject_config(config)  # and again: the old stream is closed before the new one binds
     assert jobs.wait_idle(TIMEOUT)
     assert station.stream is not None and station.stream.server.port == port
+    before = source.pulses
+    wait_until(lambda: source.pulses > before + 2)
+    station.shutdown()
+
+
+def test_a_stream_beyond_loopback_without_a_token_is_refused_and_the_pulse_goes_on(tmp_path: Path, images: Path,
+                                                                                  tiny_model: Path) -> None:  # fmt: skip
+    source = PulsingFolder(FolderSourceConfig(str(images), fps=20.0))
+    config = RejectConfig(pulse_enabled=True, pulse_s=0.0, tcp_enabled=True, host="0.0.0.0", port=0)
+    station, jobs, tally, errors = make_station(tmp_path, [source], config=StationConfig(device="cpu"), reject=config)
+    connect(station, jobs, tiny_model, ["folder"])
+    station.set_threshold(1e-6)  # every part NG
+    wait_until(lambda: source.pulses >= 3)
+    assert station.stream is None
+    assert [e for w, e in errors if w == "result stream"] == [
+        "cannot listen on 0.0.0.0:0: other computers can reach this address: set a token in the reject settings "
+        "(clients send it as their first line), or listen on 127.0.0.1"]
+    station.set_reject_config(dataclasses.replace(config, token="line-3"))
+    assert jobs.wait_idle(TIMEOUT)
+    assert station.stream is not None and station.stream.server.host == "0.0.0.0"
     before = source.pulses
     wait_until(lambda: source.pulses > before + 2)
     station.shutdown()

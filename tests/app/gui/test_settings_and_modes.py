@@ -6,8 +6,11 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import QLineEdit
 
+from app.gui.inspection_controls import InspectionControls
 from app.gui.settings import GuiSettings, OverlayOptions
+from app.reject import RejectConfig
 from app.state import AppState
 
 pytestmark = pytest.mark.gui
@@ -47,3 +50,30 @@ def test_unreadable_settings_fall_back_to_defaults(tmp_path: Path) -> None:
     settings = GuiSettings(QSettings(str(path), QSettings.Format.IniFormat))
     assert settings.overlay() == OverlayOptions()
     assert settings.roi() is None and settings.source_spec() == ""
+
+
+def test_the_stream_token_survives_a_restart_and_is_never_shown(qtbot, tmp_path: Path) -> None:
+    path = str(tmp_path / "s.ini")
+    config = RejectConfig(tcp_enabled=True, host="0.0.0.0", port=5021, token="plc-7-secret", max_clients=4)
+    first = GuiSettings(QSettings(path, QSettings.Format.IniFormat))
+    first.set_reject(config)
+    first.sync()
+    again = GuiSettings(QSettings(path, QSettings.Format.IniFormat)).reject()
+    assert again == config and "plc-7-secret" not in repr(again)
+    controls = InspectionControls()
+    qtbot.addWidget(controls)
+    controls.set_reject(again)
+    assert controls.token.echoMode() == QLineEdit.EchoMode.Password
+    assert controls.reject() == config  # the box gives back what it does not show (the client cap) as it was
+    controls.token.setText("other")
+    assert controls.reject().token == "other"
+
+
+def test_one_line_names_the_settings_file_and_its_unusable_values(tmp_path: Path) -> None:
+    path = tmp_path / "odd.ini"
+    path.write_text("[overlay]\nopacity=nan\n[reject]\nport=99999\npulse_s=inf\nhost=a, b\n")
+    settings = GuiSettings(QSettings(str(path), QSettings.Format.IniFormat))
+    assert settings.reject() == RejectConfig() and settings.overlay() == OverlayOptions()
+    assert settings.problem() == (f"settings {path}: 4 unusable value(s) replaced by the defaults: overlay/opacity, "
+                                  "reject/host, reject/port, reject/pulse_s")  # fmt: skip
+

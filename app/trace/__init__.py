@@ -2,111 +2,36 @@
 
 Records are queued by the inspection worker (never blocking it) and written in batches, one transaction
 each, by a dedicated writer thread. The database runs in WAL mode so an export or a reader (an MES
-gateway, a spreadsheet) never blocks the writer.
+gateway, a spreadsheet) never blocks the writer. What the database cannot take is spooled and written back
+later, retention keeps it bounded, and every record is written or counted as lost (:mod:`app.trace.store`).
+
+Modules: ``schema`` (tables, :func:`connect`), ``store`` (writing, spool, retention; :class:`TraceConfig`),
+``spool``, ``retention``; this one holds the writer thread, reading and export.
 """
 
 from __future__ import annotations
 
 import csv
-import json
 import logging
-import math
 import os
 import queue
 import sqlite3
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from app.pipeline.record import InspectionRecord
-from draem_core.errors import DraemError
+from app.trace.schema import COLUMNS, SCHEMA_VERSION, TraceError, connect
+from app.trace.store import TraceConfig, TraceStore
+
+__all__ = ["COLUMNS", "SCHEMA_VERSION", "TraceConfig", "TraceError", "TraceWriter", "connect", "default_trace_path",
+           "export_csv", "iso_utc", "parse_time", "read_rows"]  # fmt: skip
 
 log = logging.getLogger(__name__)
-
-SCHEMA_VERSION = 2
-COLUMNS = (
-    "time", "frame_id", "camera", "model_name", "model_version",
-    "score", "normalized", "threshold", "verdict", "roi", "latency_ms",
-    "reason", "trigger", "part_id", "recipe", "software_version", "image_source",
-)  # fmt: skip
-_TABLE = """
-CREATE TABLE IF NOT EXISTS {name} (
-    id INTEGER PRIMARY KEY,
-    time REAL NOT NULL,          -- Unix epoch seconds (UTC)
-    frame_id INTEGER NOT NULL,   -- 0 when a trigger got no frame
-    camera TEXT NOT NULL,
-    model_name TEXT NOT NULL,
-    model_version TEXT NOT NULL,
-    score REAL,                  -- raw image score; NULL when the part was not judged
-    normalized REAL,             -- calibrated score, threshold at 0.5; NULL when not judged
-    threshold REAL NOT NULL,     -- raw threshold used for the verdict
-    verdict TEXT NOT NULL,       -- OK, NG or NOT_JUDGED
-    roi TEXT,                    -- JSON [x, y, w, h] or NULL for the whole frame
-    latency_ms REAL NOT NULL,
-    reason TEXT NOT NULL DEFAULT '',            -- why NOT_JUDGED
-    trigger INTEGER NOT NULL DEFAULT 0,         -- trigger number (0: free run)
-    part_id TEXT NOT NULL DEFAULT '',           -- part id given with the trigger
-    recipe TEXT NOT NULL DEFAULT '',            -- recipe in force
-    software_version TEXT NOT NULL DEFAULT '',  -- draem-inspect version that judged the part
-    image_source TEXT NOT NULL DEFAULT ''       -- the frame's file (folder/video sources)
-);
-"""
-_SCHEMA = _TABLE.format(name="inspections") + "CREATE INDEX IF NOT EXISTS inspections_time ON inspections (time);\n"
-_V1_COLUMNS = COLUMNS[:11]
-
-
-class TraceError(DraemError):
-    """The trace database cannot be opened, written or exported."""
-
-    def __init__(self, path: object, reason: str) -> None:
-        self.path = str(path)
-        self.reason = reason
-        super().__init__(f"trace {self.path}: {reason}")
-
-
-@dataclass(frozen=True)
-class TraceConfig:
-    """Batching of the writer thread."""
-
-    batch_size: int = 256  # most records written in one transaction
-    flush_interval_s: float = 0.5  # longest a record waits in the queue before it is written
-    queue_size: int = 50_000  # records held while the disk is slow; beyond that they are counted as lost
-
-
-def connect(path: str | Path) -> sqlite3.Connection:
-    """Open (creating if needed) a trace database in WAL mode with the schema in place."""
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(path, timeout=10.0, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")  # safe with WAL; a power cut loses at most the last batch
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version == 1:
-            _migrate_v1(conn)
-        elif version > SCHEMA_VERSION:
-            conn.close()
-            raise TraceError(path, f"written by a newer draem-inspect (schema {version}, this one reads {SCHEMA_VERSION})")
-        conn.executescript(_SCHEMA)
-        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-    except (sqlite3.Error, OSError) as exc:
-        raise TraceError(path, f"cannot open the database ({exc})") from exc
-    return conn
-
-
-def _migrate_v1(conn: sqlite3.Connection) -> None:
-    """Schema 1 -> 2: scores may be NULL (NOT_JUDGED), six new columns; rows are kept (one transaction)."""
-    old = ", ".join(_V1_COLUMNS)
-    with conn:
-        conn.execute("BEGIN")  # DDL would otherwise commit statement by statement
-        conn.execute("ALTER TABLE inspections RENAME TO inspections_v1")
-        conn.execute("DROP INDEX IF EXISTS inspections_time")
-        conn.execute(_TABLE.format(name="inspections"))
-        conn.execute(f"INSERT INTO inspections (id, {old}) SELECT id, {old} FROM inspections_v1")
-        conn.execute("DROP TABLE inspections_v1")
 
 
 class TraceWriter:
@@ -114,9 +39,14 @@ class TraceWriter:
 
     Args:
         path: The database file.
-        config: Batching.
+        config: Batching, spool and retention.
         on_error: The app-level error sink, called as ``on_error("trace", exc)`` from the writer thread.
+
+    Raises:
+        TraceError: the database cannot be opened.
     """
+
+    label = "trace"  # how the pipeline names this output in error messages
 
     def __init__(
         self,
@@ -128,29 +58,43 @@ class TraceWriter:
         self.path = Path(path)
         self.config = config or TraceConfig()
         self._on_error = on_error
-        self._queue: queue.Queue[InspectionRecord | None] = queue.Queue(self.config.queue_size)
-        self.written = 0  # records committed
-        self.lost = 0  # records dropped because the queue was full or a write failed
-        self._conn = connect(self.path)  # fail here, in the caller, when the file cannot be opened
+        self._queue: queue.Queue[InspectionRecord | _Barrier | None] = queue.Queue(self.config.queue_size)
+        self._queue_lost = 0  # records not queued because the queue was full (counted by the inspection thread)
+        self._queue_lost_seen = 0
+        self._store = TraceStore(self.path, self.config, self._report)  # fail here, in the caller
         self._thread = threading.Thread(target=self._run, name="trace-writer", daemon=True)
         self._thread.start()
 
-    label = "trace"  # how the pipeline names this output in error messages
+    @property
+    def written(self) -> int:
+        """Records committed."""
+        return self._store.written
+
+    @property
+    def lost(self) -> int:
+        """Records lost: the queue was full, a record could not be stored, the spool was full, or the program
+        ended while the database could not be written (each kind is reported once per episode)."""
+        return self._queue_lost + self._store.losses.total - self._queue_lost_seen
+
+    @property
+    def spooled(self) -> int:
+        """Records waiting in the spool for the database to take them."""
+        return len(self._store.spool)
 
     def append(self, record: InspectionRecord) -> None:
         """Queue a record (never blocks; counts it as lost if the queue is full)."""
         try:
             self._queue.put_nowait(record)
         except queue.Full:
-            self.lost += 1
+            self._queue_lost += 1
 
     submit = append  # the pipeline's output protocol
 
     def flush(self, timeout: float = 5.0) -> bool:
-        """Wait until everything queued so far is committed (for tests and export); True if it was."""
+        """Wait until everything queued so far is committed or spooled (for tests and export); True if it was."""
         done = threading.Event()
         try:
-            self._queue.put(_Barrier(done), timeout=timeout)  # type: ignore[arg-type]
+            self._queue.put(_Barrier(done), timeout=timeout)
         except queue.Full:
             return False
         return done.wait(timeout)
@@ -163,25 +107,31 @@ class TraceWriter:
 
     def _run(self) -> None:
         try:
-            while self._write_batch():
+            while self._turn():
                 pass
         finally:
-            self._conn.close()
+            self._store.close()
 
-    def _write_batch(self) -> bool:
-        """Write up to one batch; False once the stop marker was seen."""
+    def _turn(self) -> bool:
+        """Write up to one batch and do the periodic work; False once the stop marker was seen."""
         batch, barriers, keep_going = self._collect()
-        if batch:
-            try:
-                with self._conn:
-                    self._conn.executemany(_INSERT, [_row(r) for r in batch])
-                self.written += len(batch)
-            except (sqlite3.Error, OSError) as exc:
-                self.lost += len(batch)
-                self._report(TraceError(self.path, f"could not write {len(batch)} records ({exc})"))
+        try:
+            if batch:
+                self._store.write(batch)
+            self._note_queue_losses()
+            self._store.tick(time.monotonic())
+        except Exception as exc:  # noqa: BLE001 - the writer never dies; a bug here still loses nothing silently
+            self._store.losses.lost(len(batch), "internal", f"unexpected error while writing ({exc!r})")
         for barrier in barriers:
             barrier.done.set()
         return keep_going
+
+    def _note_queue_losses(self) -> None:
+        new = self._queue_lost - self._queue_lost_seen
+        if new:
+            self._queue_lost_seen += new  # from now on counted in the store's total
+            self._store.losses.lost(new, "queue", f"the writer fell behind and its queue of "
+                                                  f"{self.config.queue_size:,} records was full")  # fmt: skip
 
     def _collect(self) -> tuple[list[InspectionRecord], list[_Barrier], bool]:
         batch: list[InspectionRecord] = []
@@ -214,20 +164,6 @@ class TraceWriter:
 @dataclass
 class _Barrier:
     done: threading.Event
-
-
-_INSERT = f"INSERT INTO inspections ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
-
-
-def _row(r: InspectionRecord) -> tuple:
-    roi = json.dumps(list(r.roi)) if r.roi is not None else None
-    return (r.time, r.frame_id, r.camera, r.model_name, r.model_version, _finite(r.score), _finite(r.normalized),
-            r.threshold, r.verdict, roi, r.latency_ms, r.reason, r.trigger, r.part_id, r.recipe,
-            r.software_version, r.image_source)  # fmt: skip
-
-
-def _finite(value: float | None) -> float | None:
-    return value if value is not None and math.isfinite(value) else None
 
 
 def read_rows(path: str | Path, start: float | None = None, end: float | None = None) -> Iterator[tuple]:
