@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout
@@ -60,6 +62,14 @@ class VerdictPanel(QFrame):
             self._paint(record.verdict)
             self.score.setText(f"score {record.normalized:.2f}")
             self.detail.setText(f"{frame}raw {record.score:.4f}  ·  thr {record.threshold:.4f}")
+        self._fit_fonts()
+
+    def show_cameras(self, verdict: str, headline: str, records: Sequence[InspectionRecord]) -> None:
+        """Several cameras: the part's verdict (or all cameras' newest, in free run) large, ``headline`` (the part)
+        under it, and each camera's verdict in one line."""
+        self._paint(NOT_JUDGED_TEXT if verdict == NOT_JUDGED else verdict)
+        self.score.setText(headline)
+        self.detail.setText("  ·  ".join(f"{r.camera} {r.verdict.replace('_', ' ')}" for r in records))
         self._fit_fonts()
 
     def show_message(self, text: str, detail: str = "") -> None:

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QMainWindow, QSizePolicy, QToolBar, QWidget
 
 STATE_ACTIONS = ("connect", "disconnect", "start_inspection", "stop_inspection", "load_model", "retrain",
                  "reset_counters")  # fmt: skip
-ENGINEER_ONLY = ("connect", "disconnect", "load_model", "retrain")  # hidden in operator mode
+ENGINEER_ONLY = ("connect", "disconnect", "load_model", "retrain", "station")  # hidden in operator mode
 
 
 class WindowActions:
@@ -22,6 +22,8 @@ class WindowActions:
         self.by_name: dict[str, QAction] = {
             "connect": a("Connect", w.connect_selected, "F5", "Open the source chosen in the Source panel"),
             "disconnect": a("Disconnect", s.disconnect_source, "Shift+F5", "Close the source"),
+            "station": a("Station cameras…", w.cams.edit_station, None, "Inspect each part with up to four cameras, "
+                         "each with its model"),  # fmt: skip
             "start_inspection": a(
                 "Start inspection", lambda: s.set_inspecting(True), "F9", "Judge every frame"
             ),
@@ -55,7 +57,7 @@ class WindowActions:
         n = self.by_name
         menus = (
             ("&File", (self.export, None, self.quit)),
-            ("&Source", (n["connect"], n["disconnect"])),
+            ("&Source", (n["connect"], n["disconnect"], None, n["station"])),
             ("&Inspection", (n["start_inspection"], n["stop_inspection"], self.trigger, None, n["reset_counters"])),
             ("&Model", (n["load_model"], n["retrain"])),
             ("&View", (self.mode, self.fullscreen, None, self.password)),

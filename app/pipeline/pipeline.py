@@ -172,6 +172,12 @@ class InspectionPipeline:
         return self._inspector
 
     @property
+    def next_inspector(self) -> Inspector | None:
+        """The model from the next frame on (a swap asked for and not applied yet included)."""
+        with self._lock:
+            return self._pending.get("inspector", self._inspector)
+
+    @property
     def model_meta(self) -> ModelMetadata | None:
         """Metadata of the model in use."""
         inspector = self._inspector

@@ -20,6 +20,11 @@ class StationModels:
         """The model file a camera runs (its own, else the station's)."""
         return self.camera_models.get(camera, self.model_path)
 
+    def forget_model(self, camera: int) -> None:
+        """A camera runs the station's model (camera 0's) from its next connect on, not a model of its own."""
+        with self._lock:
+            self.camera_models.pop(camera, None)
+
     def load_model(self, path: str | Path, camera: int | None = None, threshold: float | None = None) -> None:
         """Load a model off the caller's thread for every camera (``camera`` None) or for one camera, used with the
         operator's ``threshold`` (None: its calibrated one); the previous model stays where loading fails."""

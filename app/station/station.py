@@ -163,7 +163,7 @@ class Station(StationModels, StationRouting):
     def threshold_of(self, camera: int) -> float | None:
         """The raw threshold in force on a camera (None without a model)."""
         cameras = self.cameras
-        if camera < len(cameras) and cameras[camera].pipeline.inspector is not None:
+        if camera < len(cameras) and cameras[camera].pipeline.next_inspector is not None:
             return cameras[camera].pipeline.threshold
         inspector = self.inspector
         return threshold_in_force(inspector.calibration, self.values.threshold(camera)) if inspector else None
@@ -184,7 +184,7 @@ class Station(StationModels, StationRouting):
     def camera_health(self) -> list[CameraHealth]:
         """Every connected camera's health now (the plant's Ready signal and the camera tiles read it)."""
         cameras = list(self.cameras)
-        return [CameraHealth.of(c.pipeline.camera_id, c.pipeline.stats(), c.pipeline.inspector is not None)
+        return [CameraHealth.of(c.pipeline.camera_id, c.pipeline.stats(), c.pipeline.next_inspector is not None)
                 for c in cameras]  # fmt: skip
 
     def readiness(self) -> tuple[bool, str]:
@@ -387,7 +387,7 @@ class Station(StationModels, StationRouting):
         if not cameras:
             return None
         stats = [c.pipeline.stats() for c in cameras]
-        health = [CameraHealth.of(c.pipeline.camera_id, s, c.pipeline.inspector is not None)
+        health = [CameraHealth.of(c.pipeline.camera_id, s, c.pipeline.next_inspector is not None)
                   for c, s in zip(cameras, stats, strict=True)]  # fmt: skip
         change = next_state(self.state, health)
         if change is not None:

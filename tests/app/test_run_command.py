@@ -62,6 +62,21 @@ def test_software_triggers_on_two_sources_give_each_trigger_one_verdict_per_came
     assert [c["spec"] for c in doc["cameras"]] == [f"folder:{frames}", "demo"]
 
 
+def test_three_sources_report_three_cameras_and_one_verdict_per_part(frames: Path, tiny_model: Path,
+                                                                     capsys) -> None:  # fmt: skip
+    code = main(["run", "--source", f"folder:{frames}", "--source", "demo", "--source", f"folder:{frames}",
+                 "--model", str(tiny_model), "--trigger", "software", "--rate", "10", "--frames", "6",
+                 "--device", "cpu"])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    doc = json.loads(capsys.readouterr().out)
+    names = [c["camera"] for c in doc["cameras"]]
+    assert len(names) == len(set(names)) == 3 and names[2] == f"{names[0]} #2"  # the same folder twice: two cameras
+    assert all(c["ok"] + c["ng"] + c["not_judged"] == 6 for c in doc["cameras"])
+    assert doc["ok"] + doc["ng"] + doc["not_judged"] == 18  # every camera's verdicts
+    parts = doc["parts"]
+    assert parts["ok"] + parts["ng"] + parts["not_judged"] == 6 and parts["latency_p95_ms"] > 0  # one per trigger
+
+
 def test_a_source_that_cannot_open_is_one_line(tmp_path: Path, tiny_model: Path, capsys) -> None:
     code = main(["run", "--source", f"folder:{tmp_path / 'nowhere'}", "--model", str(tiny_model), "--frames", "1"])
     err = capsys.readouterr().err.strip().splitlines()
