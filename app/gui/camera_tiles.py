@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from app.gui.live_view import LiveView
 from app.gui.theme import ACCENT, IDLE_COLOR, NG_COLOR, OK_COLOR, WARN_COLOR
@@ -41,6 +41,9 @@ class CameraTile(QFrame):
         self.lost.hide()
         self.footer = QLabel("")
         self.footer.setObjectName("Muted")
+        for label in (self.title, self.footer):  # a long name or path never widens the tile
+            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.title.setToolTip(name)
         head = QHBoxLayout()
         head.addWidget(self.title, 1)
         head.addWidget(self.badge)

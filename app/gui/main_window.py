@@ -35,6 +35,7 @@ from app.paths import APP_NAME, ORG_NAME, data_home, resources_dir
 from app.pipeline import LiveResult
 from app.state import AppState, AppStatus
 from app.station import AcquisitionMode
+from app.station.camera import unique_names
 from draem_core.errors import DraemError
 
 REFRESH_MS = 33  # live view redraw (~30 Hz), pulling the newest result
@@ -277,7 +278,7 @@ class MainWindow(QMainWindow):
         self.camera_panel.set_source(source)
         self.features.set_source(source)
         if cameras:
-            self.cams.sources_changed([c.pipeline.camera_id for c in cameras])
+            self.cams.sources_changed([c.pipeline.camera_id for c in cameras], unique_names([c.name for c in cameras]))
             self.show_model_of(self.cams.selected)
         if source is None:
             self.board.view.clear()

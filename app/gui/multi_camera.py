@@ -23,7 +23,8 @@ class MultiCamera(QObject):
         super().__init__(window)
         self.window = window
         self.selected = 0  # the camera the Inspection controls edit
-        self.names: list[str] = []
+        self.names: list[str] = []  # the cameras' names in records
+        self.labels: dict[str, str] = {}  # record name -> what the operator reads (the source's name)
 
     @property
     def tiles(self) -> CameraTiles | None:
@@ -37,15 +38,16 @@ class MultiCamera(QObject):
         """The live view of a camera (default: the chosen one)."""
         return self.window.board.view_of(self.selected if camera is None else camera)
 
-    def sources_changed(self, names: list[str]) -> None:
-        """The station connected other cameras: tiles (several) or the single view, each with its settings."""
+    def sources_changed(self, names: list[str], labels: list[str]) -> None:
+        """The station connected other cameras (their names in records, and for the operator): tiles (several) or
+        the single view, each with its settings."""
         w = self.window
         if names == self.names and (self.tiles is not None) == (len(names) > 1):
             return
-        self.names = list(names)
+        self.names, self.labels = list(names), dict(zip(names, labels, strict=True))
         self.selected = min(self.selected, max(0, len(names) - 1))
-        tiles = w.board.show_cameras(names)
-        w.controls.show_cameras(self.names, self.selected)
+        tiles = w.board.show_cameras([f"camera {i + 1} · {label}" for i, label in enumerate(labels)])
+        w.controls.show_cameras(labels, self.selected)
         for index, view in enumerate(tiles.views if tiles is not None else []):
             if index == 0:
                 continue  # the main view: wired and set up by the window
@@ -116,10 +118,13 @@ class MultiCamera(QObject):
             part = tiles.new_part(station.parts.latest())
             if part is not None:
                 name = part.part_id or (f"#{part.trigger}" if part.trigger else "(hardware trigger)")
-                verdict.show_cameras(part.verdict, f"part {name}", part.cameras)
+                verdict.show_cameras(part.verdict, f"part {name}", self._verdicts(part.cameras))
         elif drawn and tiles.newest_records():
             records = tiles.newest_records()
-            verdict.show_cameras(combined_verdict(records), "all cameras, newest frames", records)
+            verdict.show_cameras(combined_verdict(records), "all cameras, newest frames", self._verdicts(records))
+
+    def _verdicts(self, records) -> list[tuple[str, str]]:
+        return [(self.labels.get(r.camera, r.camera), r.verdict) for r in records]
 
     def show_stats(self, first: PipelineStats | None) -> PipelineStats | None:
         """The counters and statistics the window shows: camera 0's with one camera; with several, the cameras'

@@ -64,12 +64,12 @@ class VerdictPanel(QFrame):
             self.detail.setText(f"{frame}raw {record.score:.4f}  ·  thr {record.threshold:.4f}")
         self._fit_fonts()
 
-    def show_cameras(self, verdict: str, headline: str, records: Sequence[InspectionRecord]) -> None:
+    def show_cameras(self, verdict: str, headline: str, cameras: Sequence[tuple[str, str]]) -> None:
         """Several cameras: the part's verdict (or all cameras' newest, in free run) large, ``headline`` (the part)
-        under it, and each camera's verdict in one line."""
+        under it, and each camera's ``(name, verdict)`` in one line."""
         self._paint(NOT_JUDGED_TEXT if verdict == NOT_JUDGED else verdict)
         self.score.setText(headline)
-        self.detail.setText("  ·  ".join(f"{r.camera} {r.verdict.replace('_', ' ')}" for r in records))
+        self.detail.setText("  ·  ".join(f"{name} {v.replace('_', ' ')}" for name, v in cameras))
         self._fit_fonts()
 
     def show_message(self, text: str, detail: str = "") -> None:
