@@ -78,6 +78,7 @@ class PartAggregator:
         self.timeout_s = timeout_s
         self._outputs, self._on_error = outputs, on_error
         self._cond = threading.Condition()
+        self._emitting = threading.Lock()  # one thread hands parts out at a time: they leave in order
         self._mode = AcquisitionMode.FREE_RUN
         self._cameras: tuple[str, ...] = ()
         self._open: dict[tuple[str, int], _Part] = {}  # in trigger order
@@ -114,23 +115,25 @@ class PartAggregator:
 
     def submit(self, record: InspectionRecord) -> None:
         """A camera's record (any worker thread): put it in its part; parts that are complete leave."""
-        with self._cond:
-            part = self._part_for(record)
-            if part is None:
-                return
-            part.records[record.camera] = record
-            if record.trigger and not part.trigger:  # a hardware part the station announced
-                part.trigger, part.part_id = record.trigger, record.part_id
-            ready = self._pop_ready(time.monotonic())
-        self._emit(ready)
+        with self._emitting:
+            with self._cond:
+                part = self._part_for(record)
+                if part is None:
+                    return
+                part.records[record.camera] = record
+                if record.trigger and not part.trigger:  # a hardware part the station announced
+                    part.trigger, part.part_id = record.trigger, record.part_id
+                ready = self._pop_ready(time.monotonic())
+            self._emit(ready)
 
     def close(self, timeout: float = 2.0) -> None:
         """Stop: parts still waiting leave now, their missing records NOT_JUDGED (the station stopped)."""
-        with self._cond:
-            self._closed = True
-            ready = self._pop_ready(float("inf"), why="the station stopped")
-            self._cond.notify_all()
-        self._emit(ready)
+        with self._emitting:
+            with self._cond:
+                self._closed = True
+                ready = self._pop_ready(float("inf"), why="the station stopped")
+                self._cond.notify_all()
+            self._emit(ready)
         self._thread.join(timeout)
 
     # --- what the view and the report read ---------------------------------------------------------
@@ -225,9 +228,11 @@ class PartAggregator:
                     return
                 front = next(iter(self._open.values()), None)
                 self._cond.wait(max(0.0, front.deadline - time.monotonic()) + 0.001 if front else None)
-                ready = self._pop_ready(time.monotonic())
             try:
-                self._emit(ready)
+                with self._emitting:
+                    with self._cond:
+                        ready = self._pop_ready(time.monotonic())
+                    self._emit(ready)
             except Exception as exc:  # noqa: BLE001 - this thread never dies
                 self._report(exc)
 
