@@ -52,7 +52,9 @@ def kill_acquisition(station, index: int) -> None:
 
 
 def test_a_killed_camera_is_lost_in_its_own_tile_while_the_other_goes_on(tmp_path: Path, tiny_model: Path) -> None:
-    station, jobs, tally, _ = make_station(tmp_path, slow_restarts, config=StationConfig(device="cpu"))
+    states = []
+    station, jobs, tally, _ = make_station(tmp_path, slow_restarts, config=StationConfig(device="cpu"),
+                                           on_state=lambda status: states.append(status.state))  # fmt: skip
     connect(station, jobs, tiny_model, ["sim:0", "sim:1"])
     try:
         wait_until(lambda: tally.count("0") >= 3 and tally.count("1") >= 3)
@@ -65,6 +67,7 @@ def test_a_killed_camera_is_lost_in_its_own_tile_while_the_other_goes_on(tmp_pat
         assert station.camera_health()[1].state == SourceState.RECONNECTING, "back too soon to see the others go on"
         station.poll()
         assert station.state == AppState.INSPECTING  # not RECONNECTING: one camera of two is lost
+        assert AppState.RECONNECTING not in states  # not even for a moment
         ready, why = station.readiness()
         assert not ready and why.startswith("1 is reconnecting")
         assert "1: connection lost" in station.banner()[0] and station.camera_health()[0].state == SourceState.LIVE
