@@ -7,8 +7,6 @@ leave the one-camera drawing to the window, as it always was.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject
-
 from app.gui.camera_tiles import CameraTiles, combined_stats, combined_verdict, part_stats
 from app.gui.live_view import LiveView
 from app.pipeline import PipelineStats
@@ -16,11 +14,10 @@ from app.state import AppState
 from app.station import AcquisitionMode
 
 
-class MultiCamera(QObject):
+class MultiCamera:
     """Follows the station's cameras for a :class:`~app.gui.main_window.MainWindow` (the GUI thread only)."""
 
     def __init__(self, window) -> None:
-        super().__init__(window)
         self.window = window
         self.selected = 0  # the camera the Inspection controls edit
         self.names: list[str] = []  # the cameras' names in records

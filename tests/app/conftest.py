@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import numpy as np
@@ -18,3 +19,14 @@ def images(tmp_path: Path) -> Path:
     for i in range(4):
         write_image_atomic(folder / f"{i:02d}.png", rng.integers(0, 255, (96, 160, 3), dtype=np.uint8))
     return folder
+
+
+@pytest.fixture(autouse=True)
+def _qt_garbage_collected_on_the_main_thread(request: pytest.FixtureRequest):
+    """A test's windows and wizards end in reference cycles. Collect them here, on the GUI thread, after pytest-qt
+    closed them: left to Python's cyclic collector they are freed by whichever thread allocates next, and a pool
+    thread deleting Qt objects while the GUI thread deletes others deadlocks on Qt's and Python's locks (seen
+    once in a full run: the suite stopped, and the timeout could not fire, the GIL being held)."""
+    yield
+    if "qtbot" in request.fixturenames:
+        gc.collect()
