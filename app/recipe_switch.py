@@ -16,7 +16,7 @@ from pathlib import Path
 from app.recipes import Recipe, RecipeError, RecipeStore, model_path
 from app.registry import ModelRegistry
 from app.station.jobs import JobRunner
-from app.station.station import CameraSetup, Station
+from app.station.station import CameraRecipe, Station
 from app.station.trigger_watch import TriggerWatch
 from draem_core.inspector import Inspector
 
@@ -103,14 +103,14 @@ class RecipeSwitcher:
             self.store.set_active(recipe.name)
             return recipe
 
-    def _load(self, recipe: Recipe) -> dict[int, CameraSetup]:
+    def _load(self, recipe: Recipe) -> dict[int, CameraRecipe]:
         """Every camera's model, loaded (a model instance per camera: each has its own worker)."""
         setups = {}
         for index in range(max(1, len(self.station.cameras))):
             entry = recipe.entry_for(index)
             path = model_path(entry, self.registry)
             inspector = Inspector.from_file(path, self.station.config.device)
-            setups[index] = CameraSetup(path, inspector, entry.threshold, entry.roi)
+            setups[index] = CameraRecipe(path, inspector, entry.threshold, entry.roi)
         return setups
 
     def _watch_and_settings(self, recipe: Recipe) -> Station:

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from app.camera.errors import FeatureError
-from app.pipeline.record import InspectionRecord
+from app.pipeline.record import InspectionRecord, PartRecord
 from app.result_clients import CLIENT_GONE, Backoff, StreamClient, listen, read_away, token_matches
 
 log = logging.getLogger(__name__)
@@ -316,16 +316,24 @@ class PulseOutput:
             self.pulse_unavailable = f"{getattr(source, 'name', 'this source')} has no digital output"
         self.pulses = 0  # pulses sent
         self.missed = 0  # rejects that could not be queued (the queue was full)
-        self._queue: queue.Queue[InspectionRecord | None] = queue.Queue(config.queue_size)
+        self._queue: queue.Queue[bool | None] = queue.Queue(config.queue_size)
         self._thread = threading.Thread(target=self._run, name="reject-pulse", daemon=True)
         self._thread.start()
 
     def submit(self, record: InspectionRecord) -> None:
         """Hand a record over (never blocks); only rejected parts pulse."""
-        if self._pulse is None or not record.rejected:
+        self._queue_pulse(record.rejected)
+
+    def submit_part(self, part: PartRecord) -> None:
+        """A part judged by every camera (triggered modes): one pulse when it is rejected. The station then sends
+        parts to one camera's pulse only (the first camera with a digital output) and no records to any."""
+        self._queue_pulse(part.rejected)
+
+    def _queue_pulse(self, rejected: bool) -> None:
+        if self._pulse is None or not rejected:
             return
         try:
-            self._queue.put_nowait(record)
+            self._queue.put_nowait(True)
         except queue.Full:
             self.missed += 1
 
@@ -374,6 +382,12 @@ class StreamOutput:
     def submit(self, record: InspectionRecord) -> None:
         """Queue the record's JSON line (never blocks)."""
         self.server.publish(record.to_dict())
+
+    def submit_part(self, part: PartRecord) -> None:
+        """Queue a part's JSON line (never blocks): ``"kind": "part"``, the part's ``verdict``, ``trigger``,
+        ``part_id``, ``time``, ``recipe``, and ``cameras``, each camera's record as a record line has it. In
+        triggered mode the station sends parts only, so a client reads one line per part."""
+        self.server.publish({"kind": "part", **part.to_dict()})
 
     def close(self) -> None:
         """Stop listening and disconnect the clients."""

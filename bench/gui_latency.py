@@ -118,14 +118,14 @@ def main() -> int:
         idle.close()
 
         window = make_window(args, Path(tmp) / "live", autostart=True)
-        ok = wait_for(app, lambda: window.session.state == AppState.INSPECTING
-                      and window.session.stats().inspected >= 5, 120.0)  # fmt: skip
+        ok = wait_for(app, lambda: window.station.state == AppState.INSPECTING
+                      and window.station.stats().inspected >= 5, 120.0)  # fmt: skip
         if not ok:
             print(f"inspection did not start: {window.status.last_error}", file=sys.stderr)
             return 1
         window.station.reset_counters()
         rec = {"phase": "inspecting", **measure_lateness(app, args.seconds)}
-        s = window.session.stats()
+        s = window.station.stats()
         rec.update(camera_fps=round(s.camera_fps, 1), inspected_fps=round(s.inspected_fps, 1),
                    latency_p50_ms=round(s.latency_p50_ms, 1), latency_p95_ms=round(s.latency_p95_ms, 1),
                    inference_ms=round(s.inference_ms, 1), dropped=s.dropped, inspected=s.inspected,

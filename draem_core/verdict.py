@@ -26,6 +26,7 @@ MODEL_ERROR = "model error"
 OVERRUN = "queue overrun"
 NO_FRAME = "no frame after the trigger"
 NO_MODEL = "no model loaded"
+NO_RECORD = "no verdict from this camera"  # a part's camera gave no record in time (several cameras)
 
 
 def threshold_in_force(calibration: object | None, operator: float | None = None) -> float:

@@ -19,7 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Open the inspection window. Without options it reopens the last source and model; "
         "the first time it shows the demo line judged by the bundled model.",
     )
-    p.add_argument("--source", metavar="SPEC", help=f"{SPEC_HELP} (default: the last one used, else demo)")
+    p.add_argument("--source", action="append", metavar="SPEC",
+                   help=f"{SPEC_HELP}; repeat for a station of several cameras (up to 4) (default: the last station "
+                   "used, else demo)")  # fmt: skip
     p.add_argument(
         "--model", type=Path, metavar="PATH", help="model file (default: last used, else the demo model)"
     )

@@ -44,7 +44,8 @@ def apply_mode(window, operator: bool) -> None:
     for dock in window.docks:
         dock.setVisible(not operator)
     window.commands.set_operator(operator, allows)
-    window.board.view.set_roi_editable(not operator)
+    for view in window.board.tiles.views if window.board.tiles is not None else [window.board.view]:
+        view.set_roi_editable(not operator)
     window.board.trend.set_editable(not operator)
     window.board.counters.reset.setVisible(allows("reset_counters"))
     window.status.set_mode(operator)

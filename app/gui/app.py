@@ -58,8 +58,11 @@ def run_gui(args: argparse.Namespace) -> int:
     QCoreApplication.setApplicationName(APP_NAME)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     apply_theme(app)
+    sources = getattr(args, "source", None) or []
+    sources = [sources] if isinstance(sources, str) else sources
     options = LaunchOptions(
-        source=getattr(args, "source", None),
+        source=sources[0] if sources else None,
+        sources=tuple(sources),
         model=getattr(args, "model", None),
         operator=True if getattr(args, "operator", False) else None,
         fullscreen=bool(getattr(args, "fullscreen", False)),

@@ -37,6 +37,7 @@ class InspectionControls(QWidget):
     roiResetRequested = Signal()
     overlayChanged = Signal(object)  # OverlayOptions
     rejectChanged = Signal(object)  # RejectConfig
+    cameraChosen = Signal(int)  # the camera the threshold, region and overlay controls edit (several cameras)
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -46,6 +47,16 @@ class InspectionControls(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
         layout.setSpacing(10)
+        self.camera = QComboBox()
+        self.camera.setToolTip("The camera whose threshold, inspection region and overlay these controls edit")
+        self.camera.activated.connect(self.cameraChosen)
+        self.camera_row = QWidget()
+        row = QHBoxLayout(self.camera_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(QLabel("Camera"))
+        row.addWidget(self.camera, 1)
+        self.camera_row.hide()  # shown while the station has several cameras
+        layout.addWidget(self.camera_row)
         self.parts = PartsBox()
         layout.addWidget(self.parts)
         layout.addWidget(self._threshold_box())
@@ -53,6 +64,13 @@ class InspectionControls(QWidget):
         layout.addWidget(self._overlay_box())
         layout.addWidget(self._reject_box())
         layout.addStretch(1)
+
+    def show_cameras(self, names: list[str], selected: int = 0) -> None:
+        """The cameras to choose from (the choice is hidden with one camera)."""
+        self.camera.clear()
+        self.camera.addItems([f"{i + 1}: {name}" for i, name in enumerate(names)])
+        self.camera.setCurrentIndex(min(selected, max(0, len(names) - 1)))
+        self.camera_row.setVisible(len(names) > 1)
 
     # --- threshold ---------------------------------------------------------------------------------
 

@@ -1,10 +1,14 @@
-"""The central area of the station: banner, live view, verdict column and trend."""
+"""The central area of the station: banner, live view (a tile per camera when there are several), verdict
+column and trend."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget
 
+from app.gui.camera_tiles import CameraTiles
 from app.gui.live_view import LiveView
 from app.gui.stats_panel import CountersPanel, ModelPanel, StatsPanel
 from app.gui.trend_plot import TrendPlot
@@ -28,6 +32,7 @@ class StationLayout(QWidget):
         self.stats = StatsPanel()
         self.model = ModelPanel()
         self.trend = TrendPlot()
+        self.tiles: CameraTiles | None = None  # a tile per camera while the station has several
 
         side = QWidget()
         side.setFixedWidth(SIDE_WIDTH)
@@ -44,6 +49,7 @@ class StationLayout(QWidget):
         inner = QVBoxLayout(view_frame)
         inner.setContentsMargins(2, 2, 2, 2)
         inner.addWidget(self.view)
+        self._view_box = inner
         top = QWidget()
         row = QHBoxLayout(top)
         row.setContentsMargins(0, 0, 0, 0)
@@ -71,6 +77,25 @@ class StationLayout(QWidget):
         layout.setSpacing(8)
         layout.addWidget(self.banner)
         layout.addWidget(splitter, 1)
+
+    def show_cameras(self, names: Sequence[str]) -> CameraTiles | None:
+        """One camera: its live view alone, as always; several: a tile per camera, camera 0's holding the view."""
+        if self.tiles is not None:
+            view = self.tiles.release_main_view()
+            self._view_box.removeWidget(self.tiles)
+            self.tiles.deleteLater()
+            self.tiles = None
+            self._view_box.addWidget(view)
+        if len(names) > 1:
+            self._view_box.removeWidget(self.view)
+            self.tiles = CameraTiles(names, self.view)
+            self._view_box.addWidget(self.tiles)
+        return self.tiles
+
+    def view_of(self, camera: int) -> LiveView:
+        """The live view of a camera (camera 0's, the main one, when there are no tiles)."""
+        views = self.tiles.views if self.tiles is not None else [self.view]
+        return views[camera] if camera < len(views) else self.view
 
     def show_banner(self, text: str, level: str) -> None:
         """A one-line message over the view ("warn", "error", "info"); empty text hides it."""

@@ -3,7 +3,9 @@
 The window pulls: a ~30 Hz timer draws the station's newest result (frames are never pushed as
 signals) and a 4 Hz timer reads the statistics and follows the sources' health. All state lives in the
 Qt-free :class:`~app.station.Station` (``self.station``; its Qt adapter ``self.session`` turns its callbacks
-into signals); actions are enabled from its state machine.
+into signals); actions are enabled from its state machine. A station with several cameras shows a tile per
+camera and the part's verdict large (:mod:`app.gui.multi_camera`); the Inspection controls edit the camera
+chosen in them.
 """
 
 from __future__ import annotations
@@ -24,10 +26,11 @@ from app.gui.feature_tree import FeatureTreePanel
 from app.gui.inspection_controls import InspectionControls
 from app.gui.layout import StationLayout
 from app.gui.modes import ModeSwitch
+from app.gui.multi_camera import MultiCamera
 from app.gui.plant_control import PlantControl
 from app.gui.presenter import show_banner, show_idle_verdict
 from app.gui.settings import GuiSettings
-from app.gui.startup import LaunchOptions, choose_source, model_choice
+from app.gui.startup import LaunchOptions, choose_source, choose_sources, model_choice
 from app.gui.station_qt import SourceFactory, StationQt
 from app.gui.status import StatusView
 from app.gui.tasks import run_task
@@ -37,6 +40,7 @@ from app.pipeline import LiveResult
 from app.pipeline.record import model_identity
 from app.state import AppState, AppStatus
 from app.station import AcquisitionMode
+from app.station.camera import unique_names
 from draem_core.errors import DraemError
 
 REFRESH_MS = 33  # live view redraw (~30 Hz), pulling the newest result
@@ -100,6 +104,7 @@ class MainWindow(QMainWindow):
             self.setWindowIcon(QIcon(str(icon)))
         self.board = StationLayout(self)
         self.setCentralWidget(self.board)
+        self.cams = MultiCamera(self)
         self.status = StatusView(self.statusBar())
         self._build_docks(discover)
         self.modes = ModeSwitch(self, open_access(self.settings.store, machine_settings), audit_db=audit_db)
@@ -143,7 +148,7 @@ class MainWindow(QMainWindow):
     def _wire(self) -> None:
         s = self.session
         s.stateChanged.connect(self._on_state)
-        s.modelChanged.connect(self._on_model)
+        s.cameraModelChanged.connect(self._on_camera_model)
         s.modelFailed.connect(lambda path, why: self.status.flash(f"model not loaded: {why}", error=True))
         s.sourcesChanged.connect(self._on_sources)
         self.errors.reported.connect(self._on_notice)
@@ -160,7 +165,8 @@ class MainWindow(QMainWindow):
         self.controls.roiToggled.connect(self.set_roi_enabled)
         self.controls.roiResetRequested.connect(self.reset_roi)
         self.controls.rejectChanged.connect(self.set_reject)
-        self.board.view.roiChanged.connect(self._roi_moved)
+        self.board.view.roiChanged.connect(self.roi_moved)
+        self.controls.cameraChosen.connect(self.cams.choose)
         self.board.counters.resetRequested.connect(self.reset_counters)
 
     def _restore(self) -> None:
@@ -178,7 +184,7 @@ class MainWindow(QMainWindow):
         if st.roi_enabled():
             self.controls.set_roi_enabled(True)
             self.board.view.set_roi_enabled(True, st.roi())
-            self.station.set_roi(st.roi())
+            self.station.set_roi(st.roi(), 0)
         self.modes.start()  # always operator mode: engineer mode needs the password (docs/gui.md)
         if self.options.fullscreen:
             self.showFullScreen()
@@ -189,11 +195,17 @@ class MainWindow(QMainWindow):
     # --- start-up, sources, models -----------------------------------------------------------------
 
     def start_up(self) -> None:
-        """Load the model (or switch to the active recipe) and open the source chosen by options and settings (both
-        in the background)."""
-        if self.options.model is not None or not self.plant.resume_recipe():
+        """Load the models (or switch to the active recipe) and open the station's sources chosen by options and
+        settings (all in the background)."""
+        recipe = self.options.model is None and self.plant.resume_recipe()
+        if not recipe:
             self._load_start_model()
-        self.connect_source(choose_source(self.options, self.settings.source_spec()))
+        specs = choose_sources(self.options, self.settings.station_specs(), self.settings.source_spec())
+        for camera in range(1, len(specs) if not recipe else 0):  # cameras with a model of their own
+            own = self.settings.model_path(camera)
+            if own is not None and own.is_file() and own != self.settings.model_path():
+                self.station.load_model(own, camera=camera)
+        self.connect_source(specs)
         self.camera_panel.refresh_devices()
 
     def _load_start_model(self) -> None:
@@ -202,7 +214,7 @@ class MainWindow(QMainWindow):
             self.station.problem = choice.problem  # shown in the banner until a model loads
             self.errors("model", choice.problem)
         if choice.path is not None:
-            self.load_model(choice.path)
+            self.load_model(choice.path, every_camera=True)
         elif not choice.problem:
             self.errors("model", f"no model found (the bundled demo model is missing at {resources_dir() / 'models'}); "
                         "load one with Model ▸ Load model…")  # fmt: skip
@@ -214,16 +226,25 @@ class MainWindow(QMainWindow):
         else:
             self.camera_panel._connect_clicked()  # folder/video entries ask for the path first
 
-    def connect_source(self, spec: str) -> None:
-        """Open a source (``demo``, ``sim``, a serial, ``folder:...``, ``video:...``)."""
-        self.camera_panel.select_spec(spec)
-        self.settings.set_source_spec(spec)
-        self.station.connect_source(spec)
+    def connect_source(self, specs: str | list[str]) -> None:
+        """Open the station's sources: one spec (``demo``, ``sim``, a serial, ``folder:...``, ``video:...``) or up to
+        four, each a camera; every camera's inspection region is set before its first frame."""
+        specs = [specs] if isinstance(specs, str) else list(specs)
+        self.camera_panel.select_spec(specs[0])
+        self.settings.set_source_spec(specs[0])
+        self.settings.set_station_specs(specs)
+        for camera in range(len(specs)):
+            self.station.set_roi(self.settings.roi(camera) if self.settings.roi_enabled(camera) else None, camera)
+        self.station.connect_source(specs)
 
-    def load_model(self, path: str | Path) -> None:
-        """Load a model in the background and swap it in; the previous model stays if it fails."""
-        self.status.flash(f"loading model {Path(path).name} …")
-        self.station.load_model(Path(path))
+    def load_model(self, path: str | Path, camera: int | None = None, every_camera: bool = False) -> None:
+        """Load a model in the background and swap it in (the previous model stays if it fails): for the camera
+        chosen in the Inspection controls (``camera`` None), for ``camera``, or with ``every_camera`` for all."""
+        several = self.cams.several and not every_camera
+        target = (self.cams.selected if camera is None else camera) if several else None
+        where = f" for camera {target + 1}" if target is not None and self.cams.several else ""
+        self.status.flash(f"loading model {Path(path).name}{where} …")
+        self.station.load_model(Path(path), camera=target)
 
     def choose_model_file(self) -> None:
         if not self.modes.allows("load_model"):
@@ -235,38 +256,53 @@ class MainWindow(QMainWindow):
         if path:
             self.load_model(path)
 
-    def latest(self) -> LiveResult | None:
-        """The newest frame with its verdict, as one publication (for the retrain wizard); never blocks."""
-        return self.station.latest()
+    def latest(self, camera: int = 0) -> LiveResult | None:
+        """A camera's newest frame with its verdict, as one publication (for the retrain wizard); never blocks."""
+        return self.station.latest(camera)
 
-    def camera_settings(self) -> dict:
-        """The camera's feature values as last read (for the wizard's capture records); never blocks."""
-        tree = self.features.tree_data
-        source = self.station.source
+    def camera_settings(self, camera: int = 0) -> dict:
+        """A camera's feature values as last read (for the wizard's capture records); never blocks. The feature
+        panel reads camera 0's features; other cameras give their name only."""
+        cameras = self.station.cameras
+        source = cameras[camera].source if camera < len(cameras) else None
+        tree = self.features.tree_data if camera == 0 else None
         values = {n: f.value for n, f in tree.features.items() if f.streamable and f.readable} if tree else {}
         return {"source": source.name if source is not None else "", "features": values}
 
-    def _on_model(self, path: Path) -> None:
-        name, version = model_identity(self.station.inspector.meta if self.station.inspector else None)
-        self.audit.note("model", f"{name} {version}".strip() or path.name, detail=path)
-        self.settings.set_model_path(path)
-        saved = self.settings.threshold_for(path)
+    def _on_camera_model(self, camera: int, path: Path) -> None:
+        """A camera runs a new model: its saved threshold for it applies; the controls show it when chosen."""
+        cameras = self.station.cameras
+        inspector = cameras[camera].pipeline.next_inspector if camera < len(cameras) else self.station.inspector
+        name, version = model_identity(inspector.meta if inspector else None)
+        where = f" on camera {camera + 1}" if self.cams.several else ""
+        self.audit.note("model", f"{name} {version}".strip() or path.name, detail=f"{path}{where}")
+        self.settings.set_model_path(path, camera)
+        saved = self.settings.threshold_for(path, camera)
         if saved is not None:
-            self.station.set_threshold(saved)
-        inspector = self.station.inspector
+            self.station.set_threshold(saved, camera)
+        if camera == self.cams.selected:
+            self.show_model_of(camera)
+            self.board.trend.clear_history()
+        self.status.flash(f"model {inspector.meta.name if inspector else path.name} in use{where}")
+        self._update_banner()
+
+    def show_model_of(self, camera: int) -> None:
+        """The model card, the threshold controls and the trend's line for a camera's model."""
+        cameras = self.station.cameras
+        inspector = cameras[camera].pipeline.next_inspector if camera < len(cameras) else self.station.inspector
         cal = inspector.calibration.threshold if inspector and inspector.calibration else None
-        current = self.station.threshold
+        current = self.station.threshold_of(camera)
         self.controls.set_model_threshold(cal, current)
         self.board.trend.set_threshold(current)
-        self.board.model.show_model(inspector.meta if inspector else None, path)
-        self.board.trend.clear_history()
-        self.status.flash(f"model {inspector.meta.name if inspector else path.name} in use")
-        self._update_banner()
+        self.board.model.show_model(inspector.meta if inspector else None, self.station.model_of(camera))
 
     def _on_sources(self, cameras: list) -> None:
         source = cameras[0].source if cameras else None
         self.camera_panel.set_source(source)
         self.features.set_source(source)
+        if cameras:
+            self.cams.sources_changed([c.pipeline.camera_id for c in cameras], unique_names([c.name for c in cameras]))
+            self.show_model_of(self.cams.selected)
         if source is None:
             self.board.view.clear()
             self._last_seq = -1
@@ -274,18 +310,21 @@ class MainWindow(QMainWindow):
     # --- operator changes --------------------------------------------------------------------------
 
     def set_threshold(self, raw: float | None) -> None:
-        """Apply and remember a threshold for the current model (None: back to calibrated)."""
-        if self.station.inspector is None or not self.modes.allows("threshold"):
+        """Apply and remember a threshold for the chosen camera's model (None: back to calibrated)."""
+        camera = self.cams.selected
+        model = self.station.model_of(camera)
+        before = self.station.threshold_of(camera)
+        if before is None or not self.modes.allows("threshold"):
             return
-        before = self.station.threshold
-        self.station.set_threshold(raw)
-        if self.station.model_path is not None:
-            self.settings.set_threshold_for(self.station.model_path, raw)
-        value = self.station.threshold
+        self.station.set_threshold(raw, camera)
+        if model is not None:
+            self.settings.set_threshold_for(model, raw, camera)
+        value = self.station.threshold_of(camera)
         self.controls.show_threshold(value)
         self.board.trend.set_threshold(value)
+        where = f" (camera {camera + 1})" if self.cams.several else ""
         self.audit.note_settled("threshold", "calibrated" if raw is None else f"{value:.6g}",
-                                previous="" if before is None else f"{before:.6g}", detail=self.station.model_path or "")  # fmt: skip
+                                previous=f"{before:.6g}", detail=f"{model or ''}{where}")  # fmt: skip
 
     def set_mode(self, mode: str, line: str = "") -> None:
         """Free run or triggered (software / hardware) for every camera; remembered for the next start."""
@@ -310,32 +349,39 @@ class MainWindow(QMainWindow):
         self.controls.parts.show_trigger(trigger.number, trigger.part_id)
 
     def set_overlay(self, options) -> None:
-        self.board.view.set_overlay(options)
-        self.settings.set_overlay(options)
+        camera = self.cams.selected
+        self.cams.view().set_overlay(options)
+        self.settings.set_overlay(options, camera)
 
     def set_roi_enabled(self, on: bool) -> None:
         if not self.modes.allows("roi"):
             return
-        view = self.board.view
-        view.set_roi_enabled(on, self.settings.roi())
+        camera, view = self.cams.selected, self.cams.view()
+        view.set_roi_enabled(on, self.settings.roi(camera))
         roi = view.current_roi() if on else None
-        self.audit.note("roi", roi, previous=self.station.roi)
-        self.station.set_roi(roi)
-        self.settings.set_roi_enabled(on)
+        self.audit.note("roi", roi, previous=self.station.values.roi(camera), detail=self._camera_detail(camera))
+        self.station.set_roi(roi, camera)
+        self.settings.set_roi_enabled(on, camera)
         if roi is not None:
-            self.settings.set_roi(roi)
+            self.settings.set_roi(roi, camera)
 
     def reset_roi(self) -> None:
-        if self.board.view.roi_enabled:
-            self.board.view.set_roi_enabled(True, None)
-            self._roi_moved(self.board.view.current_roi())
+        view = self.cams.view()
+        if view.roi_enabled:
+            view.set_roi_enabled(True, None)
+            self.roi_moved(view.current_roi(), self.cams.selected)
 
-    def _roi_moved(self, roi) -> None:
+    def roi_moved(self, roi, camera: int = 0) -> None:
+        """A camera's inspection region was moved in its view."""
         if not self.modes.allows("roi"):
             return
-        self.audit.note_settled("roi", roi, previous=self.station.roi)
-        self.station.set_roi(roi)
-        self.settings.set_roi(roi)
+        self.audit.note_settled("roi", roi, previous=self.station.values.roi(camera), detail=self._camera_detail(camera))
+        self.station.set_roi(roi, camera)
+        self.settings.set_roi(roi, camera)
+
+    def _camera_detail(self, camera: int) -> str:
+        """How the audit log names a camera ("" with one camera)."""
+        return f"camera {camera + 1}" if self.cams.several else ""
 
     def set_reject(self, config) -> None:
         if not self.modes.allows("outputs"):
@@ -390,10 +436,12 @@ class MainWindow(QMainWindow):
     # --- timers ------------------------------------------------------------------------------------
 
     def refresh(self) -> None:
-        """Draw the newest result if there is one (the ~30 Hz timer)."""
+        """Draw the newest result if there is one (the ~30 Hz timer); several cameras: every tile."""
         live = self.station.latest()
         self._ticks += 1
-        if live is not None and live.seq != self._last_seq:
+        if self.cams.refresh():
+            pass
+        elif live is not None and live.seq != self._last_seq:
             self._last_seq = live.seq
             self.board.view.show_live(live)
             if live.record is not None and self.station.state == AppState.INSPECTING:
@@ -405,7 +453,7 @@ class MainWindow(QMainWindow):
 
     def update_stats(self) -> None:
         """Statistics, source health and banners (the 4 Hz timer)."""
-        stats = self.station.poll()
+        stats = self.cams.show_stats(self.station.poll())
         self.board.counters.show_stats(stats)
         self.board.stats.show_stats(stats)
         self._update_banner()

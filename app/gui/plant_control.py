@@ -190,14 +190,12 @@ class PlantControl(QObject):
     def _on_switched(self, recipe: Recipe) -> None:
         """Show what the recipe changed: threshold, region, model, reject outputs."""
         w, station = self.window, self.window.station
-        inspector = station.inspector
-        calibrated = inspector.calibration.threshold if inspector is not None and inspector.calibration else None
-        w.controls.set_model_threshold(calibrated, station.threshold)
-        w.board.trend.set_threshold(station.threshold)
+        w.show_model_of(w.cams.selected)
         w.board.trend.clear_history()
-        w.board.model.show_model(inspector.meta if inspector is not None else None, station.model_path)
-        w.controls.set_roi_enabled(station.roi is not None)
-        w.board.view.set_roi_enabled(station.roi is not None, station.roi)
+        for camera in range(max(1, len(station.cameras))):
+            roi = station.values.roi(camera)
+            w.board.view_of(camera).set_roi_enabled(roi is not None, roi)
+        w.controls.set_roi_enabled(station.values.roi(w.cams.selected) is not None)
         w.controls.set_reject(station.reject_config)
         w.status.flash(f"recipe {recipe.name} in force")
         self.show_recipes(recipe.name)

@@ -3,11 +3,16 @@
 Typed accessors keep the keys in one place; values written by a newer or a hand-edited settings file that
 cannot be parsed, or that are out of range, fall back to the defaults instead of stopping the app, and
 :meth:`GuiSettings.problem` sums them up in one line for the window to show.
+
+The whole station is kept: its sources (``station/sources``), and per camera its model, thresholds, inspection
+region and overlay. Camera 0 uses the keys a one-camera station always used (``model/path``, ``inspection/roi``
+…); camera N > 0 the same keys under ``cameraN/``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -44,8 +49,8 @@ class GuiSettings:
 
     def problem(self) -> str:
         """One line naming the file and what could not be used; "" when every setting is usable."""
-        for read in (self.source_spec, self.model_path, self.overlay, self.roi, self.roi_enabled, self.reject,
-                     self.trace, self.acquisition_mode):  # fmt: skip
+        for read in (self.source_spec, self.station_specs, self.model_path, self.overlay, self.roi, self.roi_enabled,
+                     self.reject, self.trace, self.acquisition_mode):  # fmt: skip
             read()  # each notes its unusable keys
         where = f"settings {shown(self.store.fileName())}"
         status = self.store.status()
@@ -85,21 +90,36 @@ class GuiSettings:
     def set_source_spec(self, spec: str) -> None:
         self.store.setValue("source/spec", spec)
 
-    def model_path(self) -> Path | None:
-        """The last model loaded successfully."""
-        text = self._get("model/path", "", str)
+    def station_specs(self) -> list[str]:
+        """The sources of the station last connected (1 to 4); [] = never (or only ``source_spec``)."""
+        text = self._get("station/sources", "[]", str)
+        try:
+            specs = json.loads(text)
+        except (ValueError, RecursionError):
+            specs = None
+        ok = isinstance(specs, list) and 1 <= len(specs) <= 4 and all(isinstance(s, str) and s for s in specs)
+        if not ok and text != "[]":
+            self.unusable.add("station/sources")
+        return specs if ok else []
+
+    def set_station_specs(self, specs: list[str]) -> None:
+        self.store.setValue("station/sources", json.dumps(list(specs)))
+
+    def model_path(self, camera: int = 0) -> Path | None:
+        """The last model a camera ran (camera 0's is the station's)."""
+        text = self._get(_camera(camera, "model/path"), "", str)
         return Path(text) if text else None
 
-    def set_model_path(self, path: Path | None) -> None:
-        self.store.setValue("model/path", str(path) if path else "")
+    def set_model_path(self, path: Path | None, camera: int = 0) -> None:
+        self.store.setValue(_camera(camera, "model/path"), str(path) if path else "")
 
-    def threshold_for(self, model: Path) -> float | None:
-        """The operator's threshold for a model file, None = the model's calibrated one."""
-        value = self._get(f"thresholds/{_key(model)}", -1.0, float)
+    def threshold_for(self, model: Path, camera: int = 0) -> float | None:
+        """The operator's threshold for a model file on a camera, None = the model's calibrated one."""
+        value = self._get(_camera(camera, f"thresholds/{_key(model)}"), -1.0, float)
         return value if 0.0 < value < 1.0 else None
 
-    def set_threshold_for(self, model: Path, raw: float | None) -> None:
-        key = f"thresholds/{_key(model)}"
+    def set_threshold_for(self, model: Path, raw: float | None, camera: int = 0) -> None:
+        key = _camera(camera, f"thresholds/{_key(model)}")
         if raw is None:
             self.store.remove(key)
         else:
@@ -107,24 +127,25 @@ class GuiSettings:
 
     # --- inspection options ------------------------------------------------------------------------
 
-    def overlay(self) -> OverlayOptions:
-        """Heatmap and outline options."""
+    def overlay(self, camera: int = 0) -> OverlayOptions:
+        """Heatmap and outline options of a camera's view."""
         defaults = OverlayOptions()
-        values = {f.name: self._get(f"overlay/{f.name}", getattr(defaults, f.name), type(getattr(defaults, f.name)))
-                  for f in fields(OverlayOptions)}  # fmt: skip
+        values = {f.name: self._get(_camera(camera, f"overlay/{f.name}"), getattr(defaults, f.name),
+                                    type(getattr(defaults, f.name))) for f in fields(OverlayOptions)}  # fmt: skip
         if values["colormap"] not in COLORMAPS:
-            self.unusable.add("overlay/colormap")
+            self.unusable.add(_camera(camera, "overlay/colormap"))
             values["colormap"] = defaults.colormap
         values["opacity"] = min(max(float(values["opacity"]), 0.0), 1.0)
         return OverlayOptions(**values)
 
-    def set_overlay(self, options: OverlayOptions) -> None:
+    def set_overlay(self, options: OverlayOptions, camera: int = 0) -> None:
         for f in fields(OverlayOptions):
-            self.store.setValue(f"overlay/{f.name}", getattr(options, f.name))
+            self.store.setValue(_camera(camera, f"overlay/{f.name}"), getattr(options, f.name))
 
-    def roi(self) -> Roi | None:
-        """The inspection region, None = whole frame."""
-        text = self._get("inspection/roi", "", str)
+    def roi(self, camera: int = 0) -> Roi | None:
+        """A camera's inspection region, None = whole frame."""
+        key = _camera(camera, "inspection/roi")
+        text = self._get(key, "", str)
         if not text:
             return None
         try:
@@ -132,19 +153,19 @@ class GuiSettings:
         except ValueError:
             x = y = w = h = -1
         if min(x, y) < 0 or min(w, h) <= 0 or max(x, y, w, h) > _MAX_ROI:
-            self.unusable.add("inspection/roi")
+            self.unusable.add(key)
             return None
         return (x, y, w, h)
 
-    def set_roi(self, roi: Roi | None) -> None:
-        self.store.setValue("inspection/roi", ",".join(str(int(v)) for v in roi) if roi else "")
+    def set_roi(self, roi: Roi | None, camera: int = 0) -> None:
+        self.store.setValue(_camera(camera, "inspection/roi"), ",".join(str(int(v)) for v in roi) if roi else "")
 
-    def roi_enabled(self) -> bool:
-        """Only the region is inspected."""
-        return self._get("inspection/roi_enabled", False, bool)
+    def roi_enabled(self, camera: int = 0) -> bool:
+        """Only the region is inspected on this camera."""
+        return self._get(_camera(camera, "inspection/roi_enabled"), False, bool)
 
-    def set_roi_enabled(self, on: bool) -> None:
-        self.store.setValue("inspection/roi_enabled", bool(on))
+    def set_roi_enabled(self, on: bool, camera: int = 0) -> None:
+        self.store.setValue(_camera(camera, "inspection/roi_enabled"), bool(on))
 
     def reject(self) -> RejectConfig:
         """Reject-output settings (the stream token included: it is shown nowhere, see RejectConfig.token)."""
@@ -203,6 +224,11 @@ class GuiSettings:
     def sync(self) -> None:
         """Write to disk now."""
         self.store.sync()
+
+
+def _camera(camera: int, key: str) -> str:
+    """A camera's settings key: camera 0 keeps the one-camera keys, camera N uses ``cameraN/<key>``."""
+    return key if camera == 0 else f"camera{camera}/{key}"
 
 
 def _key(model: Path) -> str:

@@ -16,6 +16,7 @@ class LaunchOptions:
     """Command-line choices for the window (``draem-inspect gui ...``)."""
 
     source: str | None = None  # source spec to open; None: the last one used, else the demo line
+    sources: tuple[str, ...] = ()  # several cameras: every source spec, ``source`` first; () = just ``source``
     model: Path | None = None  # model file; None: last used, else the registry's active one, else bundled
     operator: bool | None = None  # kept for scripts: the window always starts in operator mode now
     fullscreen: bool = False  # start full screen
@@ -25,6 +26,15 @@ class LaunchOptions:
 def choose_source(options: LaunchOptions, last: str) -> str:
     """The spec to open at start."""
     return options.source or last or DEFAULT_SOURCE
+
+
+def choose_sources(options: LaunchOptions, last_station: list[str], last: str) -> list[str]:
+    """The specs of the station to open at start: asked for, else the last station, else one source as before."""
+    if options.sources:
+        return list(options.sources)
+    if options.source:
+        return [options.source]
+    return list(last_station) or [choose_source(options, last)]
 
 
 @dataclass(frozen=True)

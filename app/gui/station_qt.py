@@ -31,7 +31,8 @@ class StationQt(QObject):
     """
 
     stateChanged = Signal(object)  # AppStatus
-    modelChanged = Signal(object)  # Path of the model now in use
+    modelChanged = Signal(object)  # Path of the model now in use on camera 0 (the station's model)
+    cameraModelChanged = Signal(int, object)  # camera index, Path of the model now in use on it
     modelFailed = Signal(object, str)  # Path, reason (the previous model stays)
     sourcesChanged = Signal(object)  # list of connected app.station.Camera (empty when none)
 
@@ -43,4 +44,5 @@ class StationQt(QObject):
         self.station = Station(data_dir=data_dir, run=run_task, source_factory=source_factory, reject=reject,
                                config=config, on_state=self.stateChanged.emit,
                                on_model=self.modelChanged.emit, on_model_failed=self.modelFailed.emit,
+                               on_camera_model=self.cameraModelChanged.emit,
                                on_sources=self.sourcesChanged.emit, on_error=errors)  # fmt: skip

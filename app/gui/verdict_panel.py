@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout
@@ -62,6 +64,14 @@ class VerdictPanel(QFrame):
             self.detail.setText(f"{frame}raw {record.score:.4f}  ·  thr {record.threshold:.4f}")
         self._fit_fonts()
 
+    def show_cameras(self, verdict: str, headline: str, cameras: Sequence[tuple[str, str]]) -> None:
+        """Several cameras: the part's verdict (or all cameras' newest, in free run) large, ``headline`` (the part)
+        under it, and each camera's ``(name, verdict)``, a line each."""
+        self._paint(NOT_JUDGED_TEXT if verdict == NOT_JUDGED else verdict)
+        self.score.setText(headline)
+        self.detail.setText("\n".join(f"{name}  {v.replace('_', ' ')}" for name, v in cameras))
+        self._fit_fonts()
+
     def show_message(self, text: str, detail: str = "") -> None:
         """A state instead of a verdict: "NO MODEL", "PAUSED", "NO SIGNAL" or "—"."""
         self._paint(text)
@@ -93,7 +103,8 @@ class VerdictPanel(QFrame):
         h, w = max(self.height(), 120), max(self.width(), 200)
         size = min(int(h * 0.5), _fitting_size(self.verdict.text(), int(w * 0.88)))
         score = min(int(h * 0.09), _fitting_size(self.score.text(), int(w * 0.9)))
-        detail = min(int(h * 0.05), _fitting_size(self.detail.text(), int(w * 0.9), bold=False))
+        longest = max(self.detail.text().splitlines() or [""], key=len)  # several cameras: a line each
+        detail = min(int(h * 0.05), _fitting_size(longest, int(w * 0.9), bold=False))
         if (size, score, detail) == self._sizes:
             return  # re-styling re-polishes the labels: only when a size changes
         self._sizes = (size, score, detail)

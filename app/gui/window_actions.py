@@ -25,6 +25,8 @@ class WindowActions:
         self.by_name: dict[str, QAction] = {
             "connect": a("Connect", w.connect_selected, "F5", "Open the source chosen in the Source panel"),
             "disconnect": a("Disconnect", s.disconnect_source, "Shift+F5", "Close the source"),
+            "station": a("Station cameras…", w.cams.edit_station, None, "Inspect each part with up to four cameras, "
+                         "each with its model"),  # fmt: skip
             "start_inspection": a(
                 "Start inspection", lambda: w.set_inspecting(True), "F9", "Judge every frame"
             ),
@@ -64,7 +66,7 @@ class WindowActions:
         n = self.by_name
         menus = (
             ("&File", (self.export, self.export_audit, None, self.quit)),
-            ("&Source", (n["connect"], n["disconnect"])),
+            ("&Source", (n["connect"], n["disconnect"], None, n["station"])),
             ("&Inspection", (n["start_inspection"], n["stop_inspection"], self.trigger, None, n["reset_counters"])),
             ("&Model", (n["load_model"], n["retrain"])),
             ("&View", (self.mode, self.fullscreen, None, self.password, self.operator_actions)),

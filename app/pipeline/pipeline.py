@@ -15,6 +15,7 @@ and applied between two frames, so a frame is never judged half with the old mod
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -33,7 +34,13 @@ from draem_core.verdict import NO_MODEL, threshold_in_force
 log = logging.getLogger(__name__)
 
 ErrorSink = Callable[[str, BaseException], None]  # (where, exception): the app-level error sink
+Turn = Callable[[], contextlib.AbstractContextManager]  # holds the inference device for one model run
 STOPPED = "inspection stopped"  # why a trigger is NOT_JUDGED while the operator stopped inspecting
+
+
+def source_camera_id(source: object) -> str:
+    """How records name a source's camera: its ``camera_id`` (a serial number) where it has one, else its name."""
+    return str(getattr(source, "camera_id", "") or getattr(source, "name", ""))
 
 
 class RecordSink(Protocol):
@@ -69,6 +76,9 @@ class InspectionPipeline:
         roi: Inspection region ``(x, y, w, h)`` in frame pixels; None = the model's, else the whole frame.
         config: Worker timings.
         on_error: The app-level error sink; failing outputs are reported there, never up the stack.
+        turn: Entered around every model run: the cameras of a station take turns on the device
+            (:class:`app.station.turns.DeviceTurns`); default: no waiting.
+        camera: The camera's name in every record; "" = the source's ``camera_id`` (see :attr:`camera_id`).
     """
 
     def __init__(
@@ -81,8 +91,12 @@ class InspectionPipeline:
         roi: Roi | None = None,
         config: PipelineConfig | None = None,
         on_error: ErrorSink | None = None,
+        turn: Turn = contextlib.nullcontext,
+        camera: str = "",
     ) -> None:
         self.source = source
+        self._turn = turn
+        self._camera = camera
         self.config = config or PipelineConfig()
         self._outputs = tuple(outputs)
         self._ng_store = ng_store
@@ -126,8 +140,9 @@ class InspectionPipeline:
 
     @property
     def camera_id(self) -> str:
-        """The camera in every record: the source's ``camera_id`` (a serial number) where it has one, else its name."""
-        return str(getattr(self.source, "camera_id", "") or getattr(self.source, "name", ""))
+        """The camera in every record: the name the station gave it, else the source's ``camera_id`` (a serial
+        number) where it has one, else its name."""
+        return self._camera or source_camera_id(self.source)
 
     @property
     def running(self) -> bool:
@@ -155,6 +170,12 @@ class InspectionPipeline:
     def inspector(self) -> Inspector | None:
         """The model in use."""
         return self._inspector
+
+    @property
+    def next_inspector(self) -> Inspector | None:
+        """The model from the next frame on (a swap asked for and not applied yet included)."""
+        with self._lock:
+            return self._pending.get("inspector", self._inspector)
 
     @property
     def model_meta(self) -> ModelMetadata | None:
@@ -268,7 +289,8 @@ class InspectionPipeline:
         start = time.monotonic()
         inspector = self._inspector
         if self._inspecting and inspector is not None:
-            judgement = judge_frame(inspector, frame, self._roi)
+            with self._turn():  # waiting for the device counts in the latency, not in the inference time
+                judgement = judge_frame(inspector, frame, self._roi)
         elif frame.trigger is not None:  # a trigger always gets its verdict
             judgement = not_judged(NO_MODEL if inspector is None else STOPPED, self._threshold_now())
         else:  # free run without a model or stopped: the frame is only shown

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from app.pipeline import InspectionPipeline
@@ -55,3 +55,16 @@ def close_quietly(items: Iterable[object], timeout: float = 5.0) -> None:
                     part.close()
             except Exception:  # noqa: BLE001 - closing must go on; the part reported its own errors
                 pass
+
+
+def unique_names(names: Sequence[str]) -> list[str]:
+    """The cameras' names in records, made unique within the station: a name that repeats (two demo lines, two
+    folders of the same name) gets `` #2``, `` #3`` … after its second, third … use."""
+    out: list[str] = []
+    for name in names:
+        candidate, n = name, 1
+        while candidate in out:
+            n += 1
+            candidate = f"{name} #{n}"
+        out.append(candidate)
+    return out

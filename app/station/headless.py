@@ -203,6 +203,7 @@ def run_station(headless: Headless, plan: RunPlan, stop: threading.Event) -> dic
         triggers = _trigger_loop(station, plan, stop, started)
         ids = [c.pipeline.camera_id for c in station.cameras]
         tally.wait(lambda: stop.is_set() or min(tally.count(i) for i in ids) >= triggers, plan.settle_s)
+        wait_until(lambda: stop.is_set() or station.parts.counts().parts >= triggers, plan.settle_s)
     else:
         _free_loop(station, tally, plan, stop, started)
     elapsed = max(time.monotonic() - started, 1e-9)
@@ -235,7 +236,8 @@ def _free_loop(station: Station, tally: RecordTally, plan: RunPlan, stop: thread
 
 
 def report(station: Station, tally: RecordTally, triggers: int, elapsed_s: float) -> dict:
-    """The run's JSON report: totals, then one entry per camera with the same keys."""
+    """The run's JSON report: totals, then one entry per camera with the same keys; in the triggered modes also
+    ``parts``: each part's verdict across the cameras (ok / ng / not_judged, trigger-to-verdict latency)."""
     cameras = []
     for camera, stats in zip(station.cameras, station.camera_stats(), strict=True):
         summary = tally.summary(camera.pipeline.camera_id)
@@ -244,7 +246,10 @@ def report(station: Station, tally: RecordTally, triggers: int, elapsed_s: float
     total = _entry(tally.summary(""), triggers, sum(c["dropped"] for c in cameras),
                    sum(c["overruns"] for c in cameras), elapsed_s)  # fmt: skip
     total["fps"] = round(total["fps"] / max(1, len(cameras)), 2)  # per camera, like each entry
-    return {**total, "seconds": round(elapsed_s, 2), "mode": station.mode.value, "cameras": cameras}
+    doc = {**total, "seconds": round(elapsed_s, 2), "mode": station.mode.value, "cameras": cameras}
+    if station.mode != AcquisitionMode.FREE_RUN:
+        doc["parts"] = station.parts.summary()
+    return doc
 
 
 def _entry(summary: dict, triggers: int, dropped: int, overruns: int, elapsed_s: float) -> dict:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from app.ng_store import NgStoreState
+from app.pipeline.stats import PipelineStats
 from app.sources.base import SourceState
 from app.state import AppState, AppStatus
 
@@ -17,39 +18,78 @@ from app.state import AppState, AppStatus
 class CameraHealth:
     """One camera's health as the station last read it."""
 
-    name: str  # the source's name
+    name: str  # the camera's name in records (its serial, or the source's name)
     state: SourceState  # the source's own state
     error: str  # the source's last error ("" when none)
+    has_model: bool = True  # a model judges its frames
+    fps: float = 0.0  # frames arriving per second
+
+    @classmethod
+    def of(cls, name: str, stats: PipelineStats, has_model: bool) -> CameraHealth:
+        return cls(name, stats.source_state, stats.source_error, has_model, stats.camera_fps)
+
+    @property
+    def lost(self) -> bool:
+        """Reconnecting or failed: its parts cannot be judged now."""
+        return self.state in (SourceState.RECONNECTING, SourceState.ERROR)
 
 
 def next_state(current: AppState, cameras: Sequence[CameraHealth]) -> tuple[AppState, str] | None:
     """The state the cameras' health calls for, with the message; None when the state stays.
 
-    A lost camera (reconnecting) makes the station RECONNECTING, a failed one ERROR; when every camera is live
-    again a RECONNECTING station goes back (the caller knows where to). The first camera in trouble names it.
+    A failed camera makes the station ERROR (the engineer must reconnect). When every camera is lost
+    (reconnecting) the station is RECONNECTING; while only some are, it goes on inspecting with the others: the
+    banner and the lost cameras' tiles say so, their parts are NOT_JUDGED, and :func:`readiness` is False. When
+    a camera is back a RECONNECTING station goes back (the caller knows where to).
     """
     failed = [c for c in cameras if c.state == SourceState.ERROR]
     lost = [c for c in cameras if c.state == SourceState.RECONNECTING]
     if failed and current != AppState.ERROR:
         c = failed[0]
         return AppState.ERROR, f"{c.name} failed: {c.error or 'unknown error'}"
-    if lost and current in (AppState.LIVE, AppState.INSPECTING):
+    if lost and len(lost) == len(cameras) and current in (AppState.LIVE, AppState.INSPECTING):
         c = lost[0]
         detail = f" ({c.error})" if c.error else ""
         return AppState.RECONNECTING, f"{c.name}: connection lost, reconnecting …{detail}"
-    if current == AppState.RECONNECTING and cameras and not failed and not lost:
-        if all(c.state == SourceState.LIVE for c in cameras):
-            return AppState.LIVE, f"{cameras[0].name}: reconnected"  # the caller resumes LIVE or INSPECTING
+    if current == AppState.RECONNECTING and cameras and not failed and len(lost) < len(cameras):
+        back = next((c for c in cameras if c.state == SourceState.LIVE), None)
+        if back is not None:
+            return AppState.LIVE, f"{back.name}: reconnected"  # the caller resumes LIVE or INSPECTING
     return None
 
 
+def readiness(state: AppState, cameras: Sequence[CameraHealth]) -> tuple[bool, str]:
+    """Whether the station can judge a part now, and why not: inspecting, and every camera live with a model.
+
+    What a PLC's Ready line should follow: a part triggered while it is False is NOT_JUDGED (a reject).
+    """
+    if state != AppState.INSPECTING:
+        return False, f"the station is {state.value}"
+    if not cameras:
+        return False, "no camera is connected"
+    for c in cameras:
+        if c.state != SourceState.LIVE:
+            return False, f"{c.name} is {c.state.value}" + (f" ({c.error})" if c.error else "")
+        if not c.has_model:
+            return False, f"{c.name} has no model"
+    return True, ""
+
+
 def banner(status: AppStatus, *, has_model: bool, ng_state: NgStoreState | None = None,
-           ng_warning: str = "", model_problem: str = "") -> tuple[str, str]:  # fmt: skip
-    """``(text, level)`` of the banner over the view; the most urgent condition wins, ``("", "")`` when all is well."""
+           ng_warning: str = "", model_problem: str = "", lost: Sequence[str] = (),
+           triggered: bool = False) -> tuple[str, str]:  # fmt: skip
+    """``(text, level)`` of the banner over the view; the most urgent condition wins, ``("", "")`` when all is well.
+
+    ``lost`` names the cameras lost while the station goes on with the others; ``triggered``: its parts are
+    NOT JUDGED meanwhile (free run: the others are judged on their own).
+    """
     if status.state == AppState.RECONNECTING:
         return f"⚠  Camera connection lost — reconnecting …   {status.message}", "warn"
     if status.state == AppState.ERROR:
         return f"✖  {status.message}. Choose a source and press Connect.", "error"
+    if lost and status.state in (AppState.LIVE, AppState.INSPECTING):
+        meanwhile = "every part is NOT JUDGED until it is back" if triggered else "the other cameras go on"
+        return f"⚠  {', '.join(lost)}: connection lost — reconnecting …   {meanwhile}", "warn"
     if model_problem:
         return f"✖  {model_problem}", "error"
     if ng_state == NgStoreState.DISK_FULL:

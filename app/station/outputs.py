@@ -1,5 +1,11 @@
 """Where a station's records go: the trace, the NG image store, the reject pulse of each camera, the result
-stream, and outputs added at run time (OPC UA, MQTT …). Every output takes records without blocking."""
+stream, and outputs added at run time (OPC UA, MQTT …). Every output takes records without blocking.
+
+In the triggered modes a part's verdict across the cameras (:mod:`app.station.parts`) is what a line acts on:
+the reject pulse fires once per rejected part, on the first camera that has a digital output (the line the
+reject gate is wired to), and the result stream sends one line per part with each camera's record in it; the
+cameras' own records then go to the trace and the added outputs only. In free run every camera is judged on
+its own: each record pulses its camera's line and is a line on the stream."""
 
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ from app.pipeline.pipeline import RecordSink
 from app.reject import PulseOutput, RejectConfig, StreamOutput
 from app.sources.base import FrameSource
 from app.station.camera import Camera, close_quietly
+from app.station.part_trace import PartTrace
 from app.trace import TraceConfig, TraceWriter
 
 Report = Callable[[str, object], None]
@@ -34,6 +41,7 @@ class StationOutputs:
         self.trace_config = trace or TraceConfig()
         self.reject_config = reject
         self.trace: TraceWriter | None = None
+        self.part_trace: PartTrace | None = None  # part verdicts, in the trace database's parts table
         self.ng_store: NgStore | None = None
         self.stream: StreamOutput | None = None
         self.extra: list[RecordSink] = []  # outputs added at run time
@@ -46,6 +54,7 @@ class StationOutputs:
             if self.trace is None:
                 try:
                     self.trace = TraceWriter(self.trace_path, self.trace_config, on_error=self._report)
+                    self.part_trace = PartTrace(self.trace_path, on_error=self._report)
                 except Exception as exc:  # noqa: BLE001 - inspect without a trace rather than not at all
                     self._report("trace", exc)
             if self.ng_store is None and self.ng_folder is not None:
@@ -73,9 +82,18 @@ class StationOutputs:
             self._report("reject output", pulse.pulse_unavailable)
         return pulse
 
-    def for_camera(self, camera: Camera) -> list[RecordSink]:
-        """Everything a camera's records go to (the NG store is fed separately: frames of rejects only)."""
-        return [o for o in (self.trace, camera.pulse, self.stream) if o is not None] + self.extra
+    def for_camera(self, camera: Camera, parts: bool = False) -> list[RecordSink]:
+        """Everything a camera's records go to (the NG store is fed separately: frames of rejects only); with
+        ``parts`` (triggered modes) the pulse and the stream take part verdicts instead (:meth:`part_outputs`)."""
+        own = (self.trace,) if parts else (self.trace, camera.pulse, self.stream)
+        return [o for o in own if o is not None] + self.extra
+
+    def part_outputs(self, cameras: list[Camera]) -> list[object]:
+        """Where part verdicts go: the part trace, one reject pulse (the first camera with a digital output, else
+        the first camera's, which says it has none), the stream and the added outputs (those with ``submit_part``)."""
+        pulses = [c.pulse for c in cameras if c.pulse is not None]
+        pulse = next((p for p in pulses if not p.pulse_unavailable), pulses[0] if pulses else None)
+        return [o for o in (self.part_trace, pulse, self.stream) if o is not None] + self.extra
 
     def reconfigure(self, config: RejectConfig, cameras: list[Camera]) -> Callable[[], None]:
         """New reject settings: pulses are rebuilt now; returns the job that closes the old outputs and only then
@@ -91,7 +109,7 @@ class StationOutputs:
         """Close the stream, the added outputs, the NG store and the trace (queued records are written)."""
         stream, self.stream = self.stream, None
         close_quietly([o for o in (stream, *self.extra) if o is not None])
-        for sink in (self.ng_store, self.trace):
+        for sink in (self.ng_store, self.part_trace, self.trace):
             if sink is not None:
                 try:
                     sink.close(timeout)

@@ -7,7 +7,14 @@ back as state changes and the ``on_*`` callbacks, which may be called from any t
 
 Every frame the station takes to judge and every trigger ends in exactly one record (OK, NG or NOT_JUDGED,
 see :mod:`draem_core.verdict`); the trace, the NG image store and the outputs (reject pulse per camera, the
-result stream, and whatever :meth:`Station.add_output` adds) receive it.
+result stream, and whatever :meth:`Station.add_output` adds) receive it. In the triggered modes every camera's
+record of a trigger goes into one part verdict (:mod:`app.station.parts`); the part, not each record, pulses
+the reject line and goes to the stream, and outputs with ``submit_part`` receive it.
+
+Several cameras: each has its own model, threshold and inspection region (``camera=`` of :meth:`Station.load_model`,
+:meth:`Station.set_threshold`, :meth:`Station.set_roi`); they take turns on the inference device
+(:mod:`app.station.turns`); a lost camera shows in its own health while the others go on
+(:meth:`Station.camera_health`, :meth:`Station.readiness`).
 """
 
 from __future__ import annotations
@@ -19,26 +26,29 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.ng_store import NgStore
 from app.pipeline import InspectionPipeline, LiveResult, PipelineConfig, PipelineStats
-from app.pipeline.pipeline import RecordSink
-from app.reject import RejectConfig, StreamOutput
+from app.pipeline.pipeline import source_camera_id
+from app.reject import RejectConfig
 from app.sources.base import FrameSource, Trigger
 from app.sources.errors import SourceError
 from app.state import AppState, AppStatus, StateMachine
-from app.station.camera import Camera, close_quietly, open_camera_source
-from app.station.health import CameraHealth, banner, next_state
+from app.station.camera import Camera, close_quietly, open_camera_source, unique_names
+from app.station.health import CameraHealth, banner, next_state, readiness
 from app.station.jobs import JobRunner
+from app.station.models import StationModels
 from app.station.modes import HARDWARE_SOURCE, AcquisitionMode, apply_to_all
 from app.station.outputs import StationOutputs
-from app.trace import TraceConfig, TraceWriter
+from app.station.parts import PartAggregator
+from app.station.routing import StationRouting
+from app.station.setup import MAX_CAMERAS, OperatorValues, StationSetup, apply_setup, read_setup
+from app.station.turns import DeviceTurns, no_turns
+from app.trace import TraceConfig
 from draem_core.errors import DraemError
 from draem_core.inspector import Inspector, Roi
 from draem_core.verdict import threshold_in_force
 
 SourceFactory = Callable[[str], FrameSource]
 ErrorSink = Callable[[str, object], None]  # (where, exception or text)
-MAX_CAMERAS = 4
 
 
 class StationError(DraemError):
@@ -46,7 +56,7 @@ class StationError(DraemError):
 
 
 @dataclass(frozen=True)
-class CameraSetup:
+class CameraRecipe:
     """What one camera inspects with under a recipe (see :meth:`Station.apply_recipe`)."""
 
     model: Path  # the model file
@@ -66,9 +76,11 @@ class StationConfig:
     ng_images: bool = True  # keep frames of rejected parts in <data>/ng_images
     trace_path: Path | None = None  # the trace database; None: <data>/trace.sqlite
     trace: TraceConfig = field(default_factory=TraceConfig)  # batching, spool and retention of the trace
+    take_turns: bool = True  # cameras run their models one at a time, in turn (False: all at once, see turns.py)
+    part_timeout_s: float = 10.0  # triggered: a camera's record of a part later than this is NOT_JUDGED in the part
 
 
-class Station:
+class Station(StationModels, StationRouting):
     """Sources, pipelines, trace, NG images, outputs, models and the health state machine of one station.
 
     Args:
@@ -78,7 +90,8 @@ class Station:
         reject: Reject-pulse and result-stream settings.
         config: Device, timings, queue sizes.
         on_state: Called with every :class:`AppStatus` change.
-        on_model: Called with the model path once a model is in use.
+        on_model: Called with the model path once a model is in use on camera 0 (the station's model).
+        on_camera_model: Called with ``(camera index, path)`` once a model is in use on that camera.
         on_model_failed: Called with ``(path, reason)`` when a model could not be loaded (the previous stays).
         on_sources: Called with the list of connected cameras after they changed.
         on_error: The app-level error sink ``(where, exception or text)``.
@@ -88,6 +101,7 @@ class Station:
                  reject: RejectConfig | None = None, config: StationConfig | None = None,
                  on_state: Callable[[AppStatus], None] | None = None, on_model: Callable[[Path], None] | None = None,
                  on_model_failed: Callable[[Path, str], None] | None = None,
+                 on_camera_model: Callable[[int, Path], None] | None = None,
                  on_sources: Callable[[list[Camera]], None] | None = None,
                  on_error: ErrorSink | None = None) -> None:  # fmt: skip
         self.data_dir = Path(data_dir)
@@ -97,7 +111,7 @@ class Station:
                                       reject or RejectConfig(), self._report, trace=self.config.trace)  # fmt: skip
         self._run = run
         self._factory = source_factory or _default_factory
-        self._on_model, self._on_model_failed = on_model, on_model_failed
+        self._on_model, self._on_model_failed, self._on_camera_model = on_model, on_model_failed, on_camera_model
         self._on_sources, self._on_error = on_sources, on_error
         self.machine = StateMachine(on_change=on_state)
         self.specs: tuple[str, ...] = ()
@@ -107,10 +121,12 @@ class Station:
         self.camera_models: dict[int, Path] = {}  # cameras with a model of their own (index -> file)
         self.mode = AcquisitionMode.FREE_RUN
         self.hardware_line = HARDWARE_SOURCE  # trigger input of cameras in hardware-trigger mode
-        self.roi: Roi | None = None
+        self.values = OperatorValues()  # thresholds and inspection regions, for every camera and per camera
         self.recipe = ""
         self.problem = ""  # a problem the operator must see until a model loads (e.g. a corrupt registry)
-        self._operator_threshold: float | None = None
+        self.turns = DeviceTurns()  # the cameras' turns on the inference device
+        self.parts = PartAggregator(timeout_s=self.config.part_timeout_s, on_error=self._report,
+                                    outputs=lambda: self.outputs.part_outputs(self.cameras))  # fmt: skip
         self._want_inspect = True
         self._resume = AppState.INSPECTING
         self._token = 0  # identifies the newest connect request; older answers are discarded
@@ -154,18 +170,48 @@ class Station:
 
     @property
     def threshold(self) -> float | None:
-        """The raw threshold in force (None without a model)."""
-        pipeline = self.pipeline
-        if pipeline is not None and pipeline.inspector is not None:
-            return pipeline.threshold
+        """The raw threshold in force on camera 0 (None without a model)."""
+        return self.threshold_of(0)
+
+    def threshold_of(self, camera: int) -> float | None:
+        """The raw threshold in force on a camera (None without a model)."""
+        cameras = self.cameras
+        if camera < len(cameras) and cameras[camera].pipeline.next_inspector is not None:
+            return cameras[camera].pipeline.threshold
         inspector = self.inspector
-        return threshold_in_force(inspector.calibration, self._operator_threshold) if inspector else None
+        return threshold_in_force(inspector.calibration, self.values.threshold(camera)) if inspector else None
+
+    @property
+    def roi(self) -> Roi | None:
+        """Camera 0's inspection region (None: the model's region, else the whole frame)."""
+        return self.values.roi(0)
 
     def banner(self) -> tuple[str, str]:
         """``(text, level)`` of the banner the operator sees (see :func:`app.station.health.banner`)."""
         store = self.ng_store
+        lost = [h.name for h in self.camera_health() if h.lost]
         return banner(self.status(), has_model=self.inspector is not None, model_problem=self.problem,
-                      ng_state=store.state if store else None, ng_warning=store.warning if store else "")  # fmt: skip
+                      ng_state=store.state if store else None, ng_warning=store.warning if store else "",
+                      lost=lost, triggered=self.mode != AcquisitionMode.FREE_RUN)  # fmt: skip
+
+    def camera_health(self) -> list[CameraHealth]:
+        """Every connected camera's health now (the plant's Ready signal and the camera tiles read it)."""
+        cameras = list(self.cameras)
+        return [CameraHealth.of(c.pipeline.camera_id, c.pipeline.stats(), c.pipeline.next_inspector is not None)
+                for c in cameras]  # fmt: skip
+
+    def readiness(self) -> tuple[bool, str]:
+        """Whether the station can judge a part now (every camera live with a model, inspecting), and if not,
+        why: what a PLC's Ready line follows (see :func:`app.station.health.readiness`)."""
+        return readiness(self.state, self.camera_health())
+
+    def setup(self) -> StationSetup:
+        """The station as plain data (sources, models, thresholds, regions, mode) for settings and recipes."""
+        return read_setup(self)
+
+    def apply_setup(self, setup: StationSetup) -> None:
+        """Bring the station to ``setup`` (see :func:`app.station.setup.apply_setup`)."""
+        apply_setup(self, setup)
 
     # --- connecting --------------------------------------------------------------------------------
 
@@ -200,19 +246,6 @@ class Station:
             raise
         return opened
 
-    def _inspector_for(self, index: int) -> Inspector | None:
-        """Camera ``index``'s own model instance (a worker thread each): camera 0 takes the loaded one."""
-        path = self.camera_models.get(index, self.model_path)
-        if index == 0 and (path is None or self.inspector is not None):
-            return self.inspector
-        if path is None:
-            return None
-        try:
-            return Inspector.from_file(path, self.config.device)
-        except Exception as exc:  # noqa: BLE001 - this camera runs without a model; the others go on
-            self._report("model", exc)
-            return None
-
     def _opened(self, token: int, opened: list[tuple[FrameSource, Inspector | None]]) -> None:
         with self._lock:
             if token != self._token or self._closed:  # superseded or shut down meanwhile
@@ -221,12 +254,14 @@ class Station:
             self.outputs.ensure_stream()
             if opened and opened[0][1] is None:  # a model loaded while the sources opened
                 opened[0] = (opened[0][0], self.inspector)
-            self.cameras = [self._make_camera(i, self.specs[i], s, ins) for i, (s, ins) in enumerate(opened)]
+            names = unique_names([source_camera_id(s) for s, _ in opened])
+            self.cameras = [self._make_camera(i, self.specs[i], s, ins, names[i]) for i, (s, ins) in enumerate(opened)]
+            self.parts.configure(self.mode, names)
             missing = [i for i, (_, ins) in enumerate(opened) if ins is None and i > 0]
         for index in missing:
             path = self.camera_models.get(index, self.model_path)
             if path is not None:
-                self._load_for(path, [index], every_camera=False)
+                self._load_for(path, [index], False, self.values.threshold(index))
         mode_job = self._mode_job(self.mode) if self.mode != AcquisitionMode.FREE_RUN else None
         for camera in self.cameras:
             camera.pipeline.start()
@@ -235,13 +270,16 @@ class Station:
         if mode_job is not None:
             self._run(mode_job, None, lambda exc: self._report("trigger", exc))
 
-    def _make_camera(self, index: int, spec: str, source: FrameSource, inspector: Inspector | None) -> Camera:
+    def _make_camera(self, index: int, spec: str, source: FrameSource, inspector: Inspector | None,
+                     name: str) -> Camera:  # fmt: skip
         camera = Camera(index, spec, source, None, self.outputs.make_pulse(source))  # type: ignore[arg-type]
-        camera.pipeline = InspectionPipeline(source, inspector, outputs=self.outputs.for_camera(camera),
-                                             ng_store=self.ng_store, roi=self.roi, config=self.config.pipeline,
-                                             on_error=self._report)  # fmt: skip
-        if inspector is not None and self._operator_threshold is not None:
-            camera.pipeline.set_threshold(self._operator_threshold)
+        camera.pipeline = InspectionPipeline(source, inspector, outputs=self._outputs_of(camera),
+                                             ng_store=self.ng_store, roi=self.values.roi(index),
+                                             config=self.config.pipeline, on_error=self._report,
+                                             turn=self.turns.turn if self.config.take_turns else no_turns,
+                                             camera=name)  # fmt: skip
+        if inspector is not None:
+            camera.pipeline.set_threshold(self.values.threshold(index))
         camera.pipeline.set_recipe(self.recipe)
         camera.pipeline.set_inspecting(self._want_inspect)
         return camera
@@ -271,59 +309,6 @@ class Station:
         if self._on_sources is not None:
             self._on_sources(list(self.cameras))
 
-    # --- outputs -----------------------------------------------------------------------------------
-
-    @property
-    def trace(self) -> TraceWriter | None:
-        return self.outputs.trace
-
-    @property
-    def ng_store(self) -> NgStore | None:
-        return self.outputs.ng_store
-
-    @ng_store.setter
-    def ng_store(self, store: NgStore | None) -> None:  # before connecting: e.g. a store on another disk
-        self.outputs.ng_store = store
-
-    @property
-    def stream(self) -> StreamOutput | None:
-        return self.outputs.stream
-
-    @property
-    def reject_config(self) -> RejectConfig:
-        return self.outputs.reject_config
-
-    def set_reject_config(self, config: RejectConfig) -> None:
-        """Use new reject settings: pulses are rebuilt at once; the old stream is closed before the new binds."""
-        with self._lock:
-            close_old = self.outputs.reconfigure(config, self.cameras)
-            self._refresh_outputs()
-
-        def swap_stream() -> None:
-            close_old()
-            with self._lock:
-                if self.outputs.reject_config is config and not self._closed:
-                    self.outputs.ensure_stream()
-                    self._refresh_outputs()
-
-        self._run(swap_stream, None, lambda exc: self._report("result stream", exc))
-
-    def add_output(self, output: RecordSink) -> None:
-        """Send every record of every camera to ``output`` too (e.g. an OPC UA server, an MQTT client)."""
-        with self._lock:
-            self.outputs.extra.append(output)
-            self._refresh_outputs()
-
-    def remove_output(self, output: RecordSink) -> None:
-        with self._lock:
-            if output in self.outputs.extra:
-                self.outputs.extra.remove(output)
-            self._refresh_outputs()
-
-    def _refresh_outputs(self) -> None:
-        for camera in self.cameras:
-            camera.pipeline.set_outputs(self.outputs.for_camera(camera))
-
     # --- inspection --------------------------------------------------------------------------------
 
     def _running_state(self) -> AppState:
@@ -339,21 +324,22 @@ class Station:
         elif self.state == AppState.RECONNECTING:
             self._resume = self._running_state()
 
-    def set_threshold(self, raw: float | None) -> None:
-        """Operator threshold for every camera (None = each model's calibrated one, else 0.5)."""
-        if raw is not None and not 0.0 < raw < 1.0:
-            msg = f"threshold {raw} is not inside (0, 1)"
-            raise ValueError(msg)
-        self._operator_threshold = raw
-        for camera in self.cameras:
-            camera.pipeline.set_threshold(raw)
-        if not self.cameras and self.inspector is not None:
+    def set_threshold(self, raw: float | None, camera: int | None = None) -> None:
+        """Operator threshold for every camera (``camera`` None) or for one (None = the model's calibrated one,
+        else 0.5)."""
+        self.values.set_threshold(raw, camera)
+        for c in self.cameras:
+            if camera in (None, c.index):
+                c.pipeline.set_threshold(self.values.threshold(c.index))
+        if not self.cameras and self.inspector is not None and camera in (None, 0):
             self.inspector.set_threshold(raw)
 
-    def set_roi(self, roi: Roi | None) -> None:
-        self.roi = roi
-        for camera in self.cameras:
-            camera.pipeline.set_roi(roi)
+    def set_roi(self, roi: Roi | None, camera: int | None = None) -> None:
+        """Inspection region of every camera (``camera`` None) or of one; None = the model's, else the whole frame."""
+        self.values.set_roi(roi, camera)
+        for c in self.cameras:
+            if camera in (None, c.index):
+                c.pipeline.set_roi(self.values.roi(c.index))
 
     def set_recipe(self, name: str) -> None:
         """The recipe name written into every record from the next frame on."""
@@ -361,7 +347,7 @@ class Station:
         for camera in self.cameras:
             camera.pipeline.set_recipe(name)
 
-    def apply_recipe(self, name: str, setups: dict[int, CameraSetup]) -> None:
+    def apply_recipe(self, name: str, setups: dict[int, CameraRecipe]) -> None:
         """Change product: each camera's model (loaded already), threshold, region and the recipe name, handed to
         its pipeline in one request, so every frame is judged wholly under one recipe and its record names it.
 
@@ -371,8 +357,13 @@ class Station:
         """
         with self._lock:
             first = setups[0]
-            self.model_path, self.inspector, self.problem = first.model, first.inspector, ""
-            self._operator_threshold, self.roi, self.recipe = first.threshold, first.roi, name
+            self.model_path, self.inspector, self.problem, self.recipe = first.model, first.inspector, "", name
+            self.values.set_threshold(first.threshold)
+            self.values.set_roi(first.roi)
+            for index, setup in setups.items():
+                if index > 0:
+                    self.values.set_threshold(setup.threshold, index)
+                    self.values.set_roi(setup.roi, index)
             self.camera_models = {i: s.model for i, s in setups.items() if i > 0}
             for camera in self.cameras:
                 setup = setups.get(camera.index)
@@ -384,6 +375,7 @@ class Station:
     def reset_counters(self) -> None:
         for camera in self.cameras:
             camera.pipeline.reset_counters()
+        self.parts.reset()
 
     # --- triggers ----------------------------------------------------------------------------------
 
@@ -391,8 +383,11 @@ class Station:
         """Free run, or triggered by software / by the cameras' hardware trigger input ``hardware_line``
         (default Line1); the camera commands run off the caller's thread."""
         mode = AcquisitionMode(mode)
-        self.mode = mode
-        self.hardware_line = hardware_line or self.hardware_line
+        with self._lock:
+            self.mode = mode
+            self.hardware_line = hardware_line or self.hardware_line
+            self.parts.configure(mode, [c.pipeline.camera_id for c in self.cameras])
+            self._refresh_outputs()  # triggered: parts pulse and stream, not each camera's records
         if self.cameras:
             self._run(self._mode_job(mode), None, lambda exc: self._report("trigger", exc))
 
@@ -416,51 +411,12 @@ class Station:
             raise StationError(f"trigger: {', '.join(idle)} not in triggered mode (yet, or it failed: see the errors)")
         trigger = Trigger(next(self._triggers), str(part_id), time.monotonic())
         self.last_trigger = trigger
+        self.parts.start(trigger)
         for camera in cameras:
             camera.pipeline.trigger(trigger)  # the slot takes its frame; a camera in trigger mode is fired too
             if camera.camera_triggered:
                 self._run(camera.source.software_trigger, None, lambda exc: self._report("trigger", exc))
         return trigger
-
-    # --- models ------------------------------------------------------------------------------------
-
-    def load_model(self, path: str | Path, camera: int | None = None) -> None:
-        """Load a model off the caller's thread for every camera (``camera`` None) or for one camera; the previous
-        model stays where loading fails."""
-        path = Path(path)
-        targets = [camera] if camera is not None else list(range(max(1, len(self.cameras))))
-        self._load_for(path, targets, every_camera=camera is None)
-
-    def _load_for(self, path: Path, targets: list[int], every_camera: bool) -> None:
-        self._run(lambda: [Inspector.from_file(path, self.config.device) for _ in targets],
-                  lambda loaded: self._model_ready(path, dict(zip(targets, loaded, strict=True)), every_camera),
-                  lambda exc: self._model_failed(path, exc))  # fmt: skip
-
-    def _model_ready(self, path: Path, loaded: dict[int, Inspector], every_camera: bool) -> None:
-        with self._lock:
-            if every_camera:
-                self.camera_models = {}
-            else:
-                self.camera_models.update(dict.fromkeys(loaded, path))
-            if 0 in loaded:  # camera 0's model is the station's: the window shows it
-                self.inspector, self.model_path, self._operator_threshold = loaded[0], path, None
-                self.problem = ""
-            for index, inspector in loaded.items():
-                if index < len(self.cameras):
-                    self.cameras[index].pipeline.set_inspector(inspector)
-            late = [c.index for c in self.cameras if every_camera and c.index not in loaded]  # connected meanwhile
-        if late:
-            self._load_for(path, late, every_camera=False)
-        if self.state == AppState.LIVE and self._want_inspect and self.inspector is not None:
-            self.machine.go(AppState.INSPECTING, f"model {self.inspector.meta.name} loaded")
-        if self._on_model is not None:
-            self._on_model(path)
-
-    def _model_failed(self, path: Path, exc: BaseException) -> None:
-        self._report("model", exc)
-        kept = f"; still using {self.inspector.meta.name}" if self.inspector is not None else ""
-        if self._on_model_failed is not None:
-            self._on_model_failed(path, f"{exc}{kept}")
 
     # --- health ------------------------------------------------------------------------------------
 
@@ -470,7 +426,8 @@ class Station:
         if not cameras:
             return None
         stats = [c.pipeline.stats() for c in cameras]
-        health = [CameraHealth(c.name, s.source_state, s.source_error) for c, s in zip(cameras, stats, strict=True)]
+        health = [CameraHealth.of(c.pipeline.camera_id, s, c.pipeline.next_inspector is not None)
+                  for c, s in zip(cameras, stats, strict=True)]  # fmt: skip
         change = next_state(self.state, health)
         if change is not None:
             state, message = change
@@ -489,6 +446,7 @@ class Station:
             self._closed = True
             old = self._detach()
         close_quietly(old, timeout)
+        self.parts.close(timeout)  # parts still waiting leave (NOT_JUDGED) before the outputs close
         self.outputs.close(timeout)
 
     def _report(self, where: str, error: object) -> None:
@@ -502,4 +460,4 @@ def _default_factory(spec: str) -> FrameSource:
     return open_source(spec)
 
 
-__all__ = ["CameraSetup", "Station", "StationConfig", "StationError", "SourceError"]
+__all__ = ["CameraRecipe", "Station", "StationConfig", "StationError", "SourceError"]

@@ -8,6 +8,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
@@ -45,6 +46,15 @@ class CollectPage(PageBase):
         self._last_frame_id: int | None = None
 
     def _build(self) -> None:
+        self.camera_box = QComboBox()
+        self.camera_box.addItems([f"{i + 1}: {name}" for i, name in enumerate(self.ctx.cameras)])
+        self.camera_box.setToolTip("Frames are collected from this camera, and its model is the one retrained")
+        self.camera_box.currentIndexChanged.connect(self._camera_chosen)
+        if len(self.ctx.cameras) > 1:
+            row = QHBoxLayout()
+            row.addWidget(QLabel("Camera whose model is retrained"))
+            row.addWidget(self.camera_box, 1)
+            self.body.addLayout(row)
         box = QGroupBox("Dataset")
         row = QHBoxLayout(box)
         self.name_edit = QLineEdit(self.plan.dataset.name if self.plan.dataset else "")
@@ -91,6 +101,10 @@ class CollectPage(PageBase):
         self.auto_btn.clicked.connect(self._toggle_auto)
         self.import_btn.clicked.connect(self._browse_import)
         return col
+
+    def _camera_chosen(self, index: int) -> None:
+        self.ctx.camera = max(0, index)
+        self._last_frame_id = None  # show the chosen camera's frame at once
 
     # --- page protocol -----------------------------------------------------------------------------
 

@@ -88,11 +88,11 @@ class DeployPage(PageBase):
     def deploy(self) -> None:
         """Add the model as a version, activate it and swap it in (file work in the background)."""
         p, reg, metrics = self.plan, self.ctx.registry, self._metrics()
-        model, threshold, dataset = p.model_out, p.threshold, p.dataset or ""
+        model, threshold, dataset, activate = p.model_out, p.threshold, p.dataset or "", self.ctx.station_model
 
         def add_and_activate(stop) -> VersionRecord:
             record = reg.add(model, threshold=threshold, metrics=metrics, dataset=dataset)
-            return reg.activate(record.id)
+            return reg.activate(record.id) if activate else record
 
         self.deploy_btn.setEnabled(False)
         self.say("Storing the new version…")
@@ -108,8 +108,9 @@ class DeployPage(PageBase):
 
     def reactivate(self, version: str) -> None:
         """Make ``version`` active again and swap it in (rollback)."""
-        reg = self.ctx.registry
-        self.ctx.jobs.start(lambda stop: reg.activate(version), self._activated, self.fail)
+        reg, activate = self.ctx.registry, self.ctx.station_model
+        self.ctx.jobs.start(lambda stop: reg.activate(version) if activate else reg.get(version), self._activated,
+                            self.fail)  # fmt: skip
 
     def _reactivate_selected(self) -> None:
         rows = self.table.selectionModel().selectedRows()
@@ -122,7 +123,9 @@ class DeployPage(PageBase):
         except Exception as exc:  # noqa: BLE001  (the live window's failure is shown, the registry stays right)
             self.fail(f"{record.id} is active in the registry, but the live window could not load it: {exc}")
         else:
-            self.say(f"{record.id} ({record.name}) is active and inspecting.", "ok")
+            where = ("is active and inspecting" if self.ctx.station_model else f"is inspecting on camera "
+                     f"{self.ctx.camera + 1}; the registry's active version (camera 1's model) is unchanged")  # fmt: skip
+            self.say(f"{record.id} ({record.name}) {where}.", "ok")
         self.refresh()
 
     def refresh(self) -> None:

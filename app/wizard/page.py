@@ -42,6 +42,14 @@ class WizardContext:
     eval_device: str = "cpu"  # device for evaluation and previews (the GPU stays with inspection/training)
     timing_threads: int | None = None  # torch threads of the timing and training processes (None = default)
     current_model: Callable[[], Path | None] | None = None  # the model the live window runs, if it can say
+    cameras: tuple[str, ...] = ()  # the station's cameras when it has several (the Collect page offers them)
+    camera: int = 0  # the camera whose model is retrained: its frames are collected, its model is replaced
+
+    @property
+    def station_model(self) -> bool:
+        """The chosen camera runs the station's model (camera 0): a deployed version becomes the registry's active
+        one. Another camera's new model is stored as a version and used on that camera only."""
+        return self.camera == 0
 
     def latest_frame(self) -> Frame | None:
         """The live window's newest frame, or None."""

@@ -8,7 +8,7 @@ closes it without asking (:meth:`RetrainWizard.close_for_operator`): a running t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from PySide6.QtWidgets import QDialog, QMessageBox, QWidget, QWizard
@@ -46,13 +46,16 @@ class RetrainWizard(QWizard):
         eval_device: device for evaluation and previews.
         current_model: the model file the live window runs (compared on the Evaluate page); default: the
             registry's active version.
+        cameras: the station's cameras when it has several: the Collect page offers the choice, and ``latest``,
+            ``deploy``, ``camera_settings`` and ``current_model`` act on ``wizard.ctx.camera``.
     """
 
     def __init__(self, plan: RetrainPlan, *, latest: Callable[[], LiveResult | None],
                  deploy: Callable[[Path], None], registry: ModelRegistry,
                  parent: QWidget | None = None, camera_settings: Callable[[], dict] | None = None,
                  datasets_root: Path | None = None, threads: int | None = None, eval_device: str = "cpu",
-                 current_model: Callable[[], Path | None] | None = None) -> None:  # fmt: skip
+                 current_model: Callable[[], Path | None] | None = None,
+                 cameras: Sequence[str] = ()) -> None:  # fmt: skip
         super().__init__(parent)
         self.plan = plan
         self.jobs = JobSet()
@@ -61,7 +64,8 @@ class RetrainWizard(QWizard):
         self.ctx = WizardContext(plan, latest, deploy, registry, self.runner, self.jobs,
                                  Path(datasets_root) if datasets_root else data_home() / "datasets",
                                  camera_settings=camera_settings, eval_device=eval_device,
-                                 timing_threads=threads, current_model=current_model)  # fmt: skip
+                                 timing_threads=threads, current_model=current_model,
+                                 cameras=tuple(cameras))  # fmt: skip
         self.collect_page = CollectPage(self.ctx)
         self.review_page = ReviewPage(self.ctx)
         self.configure_page = ConfigurePage(self.ctx)

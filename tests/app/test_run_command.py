@@ -11,22 +11,11 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from app.cli.main import main
-from draem_core.imageio import write_image_atomic
 
 KEYS = {"ok", "ng", "not_judged", "triggers", "dropped", "fps", "latency_p50_ms", "latency_p95_ms"}
-
-
-@pytest.fixture()
-def frames(tmp_path: Path) -> Path:
-    folder = tmp_path / "frames"
-    rng = np.random.default_rng(5)
-    for i in range(3):
-        write_image_atomic(folder / f"{i}.png", rng.integers(0, 255, (96, 160, 3), dtype=np.uint8))
-    return folder
 
 
 @pytest.fixture(autouse=True)
@@ -36,10 +25,10 @@ def data_home(tmp_path: Path, monkeypatch) -> Path:
     return home
 
 
-def test_free_run_reports_every_camera_and_traces_every_verdict(frames: Path, tiny_model: Path, tmp_path: Path,
+def test_free_run_reports_every_camera_and_traces_every_verdict(images: Path, tiny_model: Path, tmp_path: Path,
                                                                  capsys) -> None:  # fmt: skip
     report, trace = tmp_path / "report.json", tmp_path / "trace.sqlite"
-    code = main(["run", "--source", f"folder:{frames}", "--model", str(tiny_model), "--frames", "5",
+    code = main(["run", "--source", f"folder:{images}", "--model", str(tiny_model), "--frames", "5",
                  "--trace", str(trace), "--json", str(report), "--device", "cpu"])  # fmt: skip
     assert code == 0, capsys.readouterr().err
     doc = json.loads(report.read_text())
@@ -50,16 +39,31 @@ def test_free_run_reports_every_camera_and_traces_every_verdict(frames: Path, ti
     assert rows >= doc["ok"] + doc["ng"] + doc["not_judged"]  # the trace holds them (and any before the run)
 
 
-def test_software_triggers_on_two_sources_give_each_trigger_one_verdict_per_camera(frames: Path, tiny_model: Path,
+def test_software_triggers_on_two_sources_give_each_trigger_one_verdict_per_camera(images: Path, tiny_model: Path,
                                                                                    capsys) -> None:  # fmt: skip
-    code = main(["run", "--source", f"folder:{frames}", "--source", "demo", "--model", str(tiny_model),
+    code = main(["run", "--source", f"folder:{images}", "--source", "demo", "--model", str(tiny_model),
                  "--trigger", "software", "--rate", "10", "--frames", "8", "--device", "cpu"])  # fmt: skip
     assert code == 0, capsys.readouterr().err
     doc = json.loads(capsys.readouterr().out)
     assert doc["mode"] == "software" and doc["triggers"] == 8 and len(doc["cameras"]) == 2
     for camera in doc["cameras"]:
         assert camera["ok"] + camera["ng"] + camera["not_judged"] == 8 and camera["triggers"] == 8
-    assert [c["spec"] for c in doc["cameras"]] == [f"folder:{frames}", "demo"]
+    assert [c["spec"] for c in doc["cameras"]] == [f"folder:{images}", "demo"]
+
+
+def test_three_sources_report_three_cameras_and_one_verdict_per_part(images: Path, tiny_model: Path,
+                                                                     capsys) -> None:  # fmt: skip
+    code = main(["run", "--source", f"folder:{images}", "--source", "demo", "--source", f"folder:{images}",
+                 "--model", str(tiny_model), "--trigger", "software", "--rate", "10", "--frames", "6",
+                 "--device", "cpu"])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    doc = json.loads(capsys.readouterr().out)
+    names = [c["camera"] for c in doc["cameras"]]
+    assert len(names) == len(set(names)) == 3 and names[2] == f"{names[0]} #2"  # the same folder twice: two cameras
+    assert all(c["ok"] + c["ng"] + c["not_judged"] == 6 for c in doc["cameras"])
+    assert doc["ok"] + doc["ng"] + doc["not_judged"] == 18  # every camera's verdicts
+    parts = doc["parts"]
+    assert parts["ok"] + parts["ng"] + parts["not_judged"] == 6 and parts["latency_p95_ms"] > 0  # one per trigger
 
 
 def test_a_source_that_cannot_open_is_one_line(tmp_path: Path, tiny_model: Path, capsys) -> None:
@@ -69,11 +73,11 @@ def test_a_source_that_cannot_open_is_one_line(tmp_path: Path, tiny_model: Path,
 
 
 @pytest.mark.slow
-def test_sigterm_ends_the_run_cleanly_with_the_trace_flushed(frames: Path, tiny_model: Path, tmp_path: Path,
+def test_sigterm_ends_the_run_cleanly_with_the_trace_flushed(images: Path, tiny_model: Path, tmp_path: Path,
                                                              data_home: Path) -> None:  # fmt: skip
     trace = tmp_path / "trace.sqlite"
     env = {**os.environ, "DRAEM_INSPECT_HOME": str(data_home), "QT_QPA_PLATFORM": "offscreen"}
-    proc = subprocess.Popen([sys.executable, "-m", "app", "run", "--source", f"folder:{frames}", "--model",
+    proc = subprocess.Popen([sys.executable, "-m", "app", "run", "--source", f"folder:{images}", "--model",
                              str(tiny_model), "--trace", str(trace), "--device", "cpu"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)  # fmt: skip
     try:

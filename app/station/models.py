@@ -1,0 +1,85 @@
+"""The station's models: one for every camera, or one per camera, loaded off the caller's thread and swapped in
+between two frames; a model that fails to load leaves the previous one in use.
+
+A part of :class:`app.station.Station` (a mixin: it uses the station's cameras, job runner, lock, state machine
+and callbacks), kept in its own module so each stays readable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from app.state import AppState
+from draem_core.inspector import Inspector
+
+
+class StationModels:
+    """Loading and swapping the cameras' models (mixed into :class:`app.station.Station`)."""
+
+    def model_of(self, camera: int) -> Path | None:
+        """The model file a camera runs (its own, else the station's)."""
+        return self.camera_models.get(camera, self.model_path)
+
+    def forget_model(self, camera: int) -> None:
+        """A camera runs the station's model (camera 0's) from its next connect on, not a model of its own."""
+        with self._lock:
+            self.camera_models.pop(camera, None)
+
+    def load_model(self, path: str | Path, camera: int | None = None, threshold: float | None = None) -> None:
+        """Load a model off the caller's thread for every camera (``camera`` None) or for one camera, used with the
+        operator's ``threshold`` (None: its calibrated one); the previous model stays where loading fails."""
+        path = Path(path)
+        targets = [camera] if camera is not None else list(range(max(1, len(self.cameras))))
+        self._load_for(path, targets, camera is None, threshold)
+
+    def _inspector_for(self, index: int) -> Inspector | None:
+        """Camera ``index``'s own model instance (a worker thread each): camera 0 takes the loaded one."""
+        path = self.model_of(index)
+        if index == 0 and (path is None or self.inspector is not None):
+            return self.inspector
+        if path is None:
+            return None
+        try:
+            return Inspector.from_file(path, self.config.device)
+        except Exception as exc:  # noqa: BLE001 - this camera runs without a model; the others go on
+            self._report("model", exc)
+            return None
+
+    def _load_for(self, path: Path, targets: list[int], every_camera: bool, threshold: float | None) -> None:
+        self._run(lambda: [Inspector.from_file(path, self.config.device) for _ in targets],
+                  lambda loaded: self._model_ready(path, dict(zip(targets, loaded, strict=True)), every_camera,
+                                                   threshold),
+                  lambda exc: self._model_failed(path, exc))  # fmt: skip
+
+    def _model_ready(self, path: Path, loaded: dict[int, Inspector], every_camera: bool,
+                     threshold: float | None) -> None:  # fmt: skip
+        with self._lock:
+            if every_camera:
+                self.camera_models = {}
+                self.values.set_threshold(threshold)
+            else:
+                self.camera_models.update(dict.fromkeys(loaded, path))
+                for index in loaded:
+                    self.values.set_threshold(threshold, index)
+            if 0 in loaded:  # camera 0's model is the station's: the window shows it
+                self.inspector, self.model_path = loaded[0], path
+                self.problem = ""
+            for index, inspector in loaded.items():
+                if index < len(self.cameras):
+                    self.cameras[index].pipeline.set_inspector(inspector, self.values.threshold(index))
+            late = [c.index for c in self.cameras if every_camera and c.index not in loaded]  # connected meanwhile
+        if late:
+            self._load_for(path, late, False, threshold)
+        if self.state == AppState.LIVE and self._want_inspect and self.inspector is not None:
+            self.machine.go(AppState.INSPECTING, f"model {self.inspector.meta.name} loaded")
+        if 0 in loaded and self._on_model is not None:
+            self._on_model(path)
+        if self._on_camera_model is not None:
+            for index in loaded:
+                self._on_camera_model(index, path)
+
+    def _model_failed(self, path: Path, exc: BaseException) -> None:
+        self._report("model", exc)
+        kept = f"; still using {self.inspector.meta.name}" if self.inspector is not None else ""
+        if self._on_model_failed is not None:
+            self._on_model_failed(path, f"{exc}{kept}")
