@@ -11,7 +11,7 @@ in the real :class:`app.gui.main_window.MainWindow`:
 Prints a JSON record per phase (lateness p50/p99/max, ticks, stalls over 50 ms, and for the inspecting
 phase the pipeline's statistics). Usage::
 
-    python bench/gui_latency.py --seconds 10 --fps 30 [--model PATH] [--device cpu] [--json out.json]
+    python bench/gui_latency.py --seconds 10 --fps 30 [--model PATH] [--device cpu] [--backend auto] [--json out.json]
 
 Runs offscreen unless ``QT_QPA_PLATFORM``/``DISPLAY`` say otherwise.
 """
@@ -78,6 +78,7 @@ def make_window(args, data_dir: Path, autostart: bool):
     from app.sources.factory import open_source
 
     settings = QSettings(str(data_dir / "settings.ini"), QSettings.Format.IniFormat)
+    settings.setValue("inspection/backend", args.backend)  # what the Inference box would set
     factory = lambda spec: open_source(spec, config=DemoLineConfig(fps=args.fps))  # noqa: E731
     window = MainWindow(LaunchOptions(source="demo", model=args.model, autostart=autostart), settings=settings,
                         source_factory=factory, discover=None, data_dir=data_dir, device=args.device)  # fmt: skip
@@ -93,6 +94,7 @@ def main() -> int:
     parser.add_argument("--fps", type=float, default=30.0, help="demo line frame rate")
     parser.add_argument("--model", type=Path, help="model file (default: the bundled demo model)")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--backend", default="torch", help="torch, onnxruntime, openvino or auto (the window's setting)")
     parser.add_argument("--json", type=Path, help="also write the records here")
     args = parser.parse_args()
     if args.model is None:
@@ -129,7 +131,7 @@ def main() -> int:
         rec.update(camera_fps=round(s.camera_fps, 1), inspected_fps=round(s.inspected_fps, 1),
                    latency_p50_ms=round(s.latency_p50_ms, 1), latency_p95_ms=round(s.latency_p95_ms, 1),
                    inference_ms=round(s.inference_ms, 1), dropped=s.dropped, inspected=s.inspected,
-                   device=s.device, torch_threads=torch.get_num_threads(), cpus=os.cpu_count(),
+                   device=s.device, backend=str(window.station.inspector.backend.spec), torch_threads=torch.get_num_threads(), cpus=os.cpu_count(),
                    model=str(args.model), demo_fps=args.fps, platform=app.platformName(),
                    load_avg_1min=round(os.getloadavg()[0], 2))  # fmt: skip
         records.append(rec)

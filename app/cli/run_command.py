@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 
 from app.cli import plant_options
+from app.cli.backend_args import add_backend_arguments, backend_options, describe_backend
 from app.sources.factory import SPEC_HELP
 
 
@@ -47,6 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="keep the trace database below G GB by deleting the oldest records (default 20; 0: no limit)")  # fmt: skip
     p.add_argument("--json", type=Path, metavar="REPORT", help="also write the JSON report to this file")
     p.add_argument("--device", default="auto", help="where the models run: auto, cpu or cuda (default auto)")
+    add_backend_arguments(p)
     plant_options.add_arguments(p)
     p.set_defaults(func=cmd_run)
 
@@ -60,8 +62,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from app.station.modes import AcquisitionMode
     from app.station.station import StationConfig
     from app.trace import TraceConfig
+    from draem_core.backends.spec import BackendRequest
     from draem_core.imageio import write_bytes_atomic
 
+    backend = str(BackendRequest.parse(args.backend, args.precision))  # a wrong choice: one line, nothing started
     setup_logging(data_home(), log_level(args), console=True)  # a service's log file, with the version
     specs = args.source or ["demo"]
     recipe = plant_options.start_recipe(args, data_home())
@@ -69,12 +73,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     mode = AcquisitionMode(args.trigger) if args.trigger else AcquisitionMode.FREE_RUN
     retention = {k: v for k, v in (("keep_days", args.keep_days), ("max_gb", args.max_gb)) if v is not None}
     config = StationConfig(device=args.device, queue_size=args.queue, trace_path=args.trace,
-                           trace=TraceConfig(**retention))  # fmt: skip
+                           trace=TraceConfig(**retention), backend=backend,
+                           backend_options=backend_options(args))  # fmt: skip
     stop = threading.Event()
     _stop_on_signals(stop)
     log = lambda line: print(f"draem-inspect run: {line}", file=sys.stderr, flush=True)  # noqa: E731
     headless = open_station(specs, models, data_home(), config=config, log=log)
     try:
+        if backend != "torch" and headless.station.inspector is not None:
+            log(f"backend {describe_backend(headless.station.inspector)}")
         plant_options.attach(headless, args, data_home(), recipe, log)
         plan = RunPlan(frames=args.frames, seconds=args.seconds, mode=mode, rate_hz=args.rate)
         doc = run_station(headless, plan, stop)

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui.parts_panel import PartsBox
-from app.gui.settings import COLORMAPS, MAX_TOKEN_CHARS, OverlayOptions
+from app.gui.settings import BACKEND_CHOICES, COLORMAPS, MAX_TOKEN_CHARS, OverlayOptions
 from app.reject import RejectConfig
 
 SLIDER_STEPS = 10_000  # threshold slider resolution over the raw score range 0..1
@@ -38,6 +38,7 @@ class InspectionControls(QWidget):
     overlayChanged = Signal(object)  # OverlayOptions
     rejectChanged = Signal(object)  # RejectConfig
     cameraChosen = Signal(int)  # the camera the threshold, region and overlay controls edit (several cameras)
+    backendChosen = Signal(str)  # torch, onnxruntime, openvino or auto
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -63,6 +64,7 @@ class InspectionControls(QWidget):
         layout.addWidget(self._roi_box())
         layout.addWidget(self._overlay_box())
         layout.addWidget(self._reject_box())
+        layout.addWidget(self._backend_box())
         layout.addStretch(1)
 
     def show_cameras(self, names: list[str], selected: int = 0) -> None:
@@ -71,6 +73,27 @@ class InspectionControls(QWidget):
         self.camera.addItems([f"{i + 1}: {name}" for i, name in enumerate(names)])
         self.camera.setCurrentIndex(min(selected, max(0, len(names) - 1)))
         self.camera_row.setVisible(len(names) > 1)
+
+    # --- inference backend --------------------------------------------------------------------------
+
+    def _backend_box(self) -> QGroupBox:
+        box = QGroupBox("Inference")
+        form = QFormLayout(box)
+        self.backend = QComboBox()
+        self.backend.addItems(list(BACKEND_CHOICES))
+        self.backend.setToolTip("Where the network runs: torch, ONNX Runtime or OpenVINO (optional extras); auto "
+                                "picks the fastest installed one that matches torch on this model, once")  # fmt: skip
+        self.backend.activated.connect(lambda _: self.backendChosen.emit(self.backend.currentText()))
+        self.backend_in_use = QLabel("")
+        self.backend_in_use.setObjectName("Muted")
+        form.addRow("Backend", self.backend)
+        form.addRow(self.backend_in_use)
+        return box
+
+    def set_backend(self, name: str, in_use: str = "") -> None:
+        """Show the chosen backend and what the model runs on now (``in_use``, e.g. ``onnxruntime``)."""
+        self.backend.setCurrentText(name)
+        self.backend_in_use.setText(f"running on {in_use}" if in_use else "")
 
     # --- threshold ---------------------------------------------------------------------------------
 

@@ -96,7 +96,7 @@ class MainWindow(QMainWindow):
         self.audit = AuditTrail(AuditLog(audit_db, on_error=self.errors), role=lambda: self.modes.role, parent=self)
         self.session = StationQt(errors=self.errors, source_factory=source_factory, data_dir=self.data_dir,
                                  reject=self.settings.reject(), trace=self.settings.trace(), device=device,
-                                 parent=self)  # fmt: skip
+                                 backend=self.settings.backend(), parent=self)  # fmt: skip
         self.station = self.session.station
         self.setWindowTitle("draem-inspect · live inspection")
         icon = resources_dir() / "icons" / "draem-inspect.svg"
@@ -149,7 +149,7 @@ class MainWindow(QMainWindow):
         s = self.session
         s.stateChanged.connect(self._on_state)
         s.cameraModelChanged.connect(self._on_camera_model)
-        s.modelFailed.connect(lambda path, why: self.status.flash(f"model not loaded: {why}", error=True))
+        s.modelFailed.connect(self._model_failed)
         s.sourcesChanged.connect(self._on_sources)
         self.errors.reported.connect(self._on_notice)
         self.camera_panel.connectRequested.connect(self.connect_source)
@@ -167,6 +167,7 @@ class MainWindow(QMainWindow):
         self.controls.rejectChanged.connect(self.set_reject)
         self.board.view.roiChanged.connect(self.roi_moved)
         self.controls.cameraChosen.connect(self.cams.choose)
+        self.controls.backendChosen.connect(self.set_backend)
         self.board.counters.resetRequested.connect(self.reset_counters)
 
     def _restore(self) -> None:
@@ -177,6 +178,7 @@ class MainWindow(QMainWindow):
         self.controls.set_overlay(overlay)
         self.board.view.set_overlay(overlay)
         self.controls.set_reject(st.reject())
+        self.controls.set_backend(st.backend())
         self.station.set_mode(st.acquisition_mode())
         self.controls.parts.show_mode(self.station.mode)
         self.commands.trigger.setEnabled(self.station.mode != AcquisitionMode.FREE_RUN)
@@ -286,6 +288,13 @@ class MainWindow(QMainWindow):
         self.status.flash(f"model {inspector.meta.name if inspector else path.name} in use{where}")
         self._update_banner()
 
+    def _model_failed(self, path: Path, why: str) -> None:
+        self.status.flash(f"model not loaded: {why}", error=True)
+        backend = self.station.config.backend  # a backend that could not run the models was not kept
+        if backend != self.settings.backend():
+            self.settings.set_backend(backend)
+            self.controls.set_backend(backend, self.controls.backend_in_use.text().removeprefix("running on "))
+
     def show_model_of(self, camera: int) -> None:
         """The model card, the threshold controls and the trend's line for a camera's model."""
         cameras = self.station.cameras
@@ -295,6 +304,7 @@ class MainWindow(QMainWindow):
         self.controls.set_model_threshold(cal, current)
         self.board.trend.set_threshold(current)
         self.board.model.show_model(inspector.meta if inspector else None, self.station.model_of(camera))
+        self.controls.set_backend(self.station.config.backend, str(inspector.backend.spec) if inspector else "")
 
     def _on_sources(self, cameras: list) -> None:
         source = cameras[0].source if cameras else None
@@ -347,6 +357,21 @@ class MainWindow(QMainWindow):
             self.errors("trigger", exc)
             return
         self.controls.parts.show_trigger(trigger.number, trigger.part_id)
+
+    def set_backend(self, name: str) -> None:
+        """Run the models on another inference backend (engineers; the models are loaded again in the background,
+        the ones in use stay until then, or for good when the backend cannot run them)."""
+        before = self.station.config.backend
+        if not self.modes.allows("backend") or name == before:
+            return
+        try:
+            self.station.set_backend(name)
+        except DraemError as exc:
+            self.errors("backend", exc)
+            return
+        self.settings.set_backend(name)
+        self.audit.note("backend", name, previous=before)
+        self.status.flash(f"loading the models on {name} …")
 
     def set_overlay(self, options) -> None:
         camera = self.cams.selected

@@ -22,9 +22,11 @@ from PySide6.QtWidgets import QMainWindow
 
 from app.reject import RejectConfig
 from app.trace import TraceConfig
+from draem_core.backends.spec import AUTO, BACKENDS
 from draem_core.errors import shown
 from draem_core.inspector import Roi
 
+BACKEND_CHOICES = (*BACKENDS, AUTO)  # inference backends offered
 COLORMAPS = ("turbo", "inferno", "magma", "viridis", "CET-L3")  # heatmap colormaps offered (pyqtgraph names)
 MAX_TOKEN_CHARS = 256  # longest result-stream token (the server reads at most 1 KiB before the line must end)
 _LONGEST_TEXT = 4096  # longest text value (a path); longer ones are not ours
@@ -50,7 +52,7 @@ class GuiSettings:
     def problem(self) -> str:
         """One line naming the file and what could not be used; "" when every setting is usable."""
         for read in (self.source_spec, self.station_specs, self.model_path, self.overlay, self.roi, self.roi_enabled,
-                     self.reject, self.trace, self.acquisition_mode):  # fmt: skip
+                     self.reject, self.trace, self.backend, self.acquisition_mode):  # fmt: skip
             read()  # each notes its unusable keys
         where = f"settings {shown(self.store.fileName())}"
         status = self.store.status()
@@ -191,6 +193,17 @@ class GuiSettings:
         d = TraceConfig()
         return replace(d, keep_days=self._get("trace/keep_days", d.keep_days, float, 0.0, 36_500.0),
                        max_gb=self._get("trace/max_gb", d.max_gb, float, 0.0, 1e6))  # fmt: skip
+
+    def backend(self) -> str:
+        """The inference backend the models run on (torch, onnxruntime, openvino or auto)."""
+        value = self._get("inspection/backend", "torch", str)
+        if value not in BACKEND_CHOICES:
+            self.unusable.add("inspection/backend")
+            return "torch"
+        return value
+
+    def set_backend(self, name: str) -> None:
+        self.store.setValue("inspection/backend", str(name))
 
     def acquisition_mode(self) -> str:
         """Free run or a triggered mode (an :class:`app.station.AcquisitionMode` value)."""

@@ -28,6 +28,7 @@ class StationQt(QObject):
         reject: Reject-output settings.
         trace: Spool and retention of the trace (default: TraceConfig()).
         device: Where models run.
+        backend: The inference backend (torch, onnxruntime, openvino or auto).
     """
 
     stateChanged = Signal(object)  # AppStatus
@@ -38,9 +39,9 @@ class StationQt(QObject):
 
     def __init__(self, *, errors: ErrorSink, source_factory: SourceFactory, data_dir: Path,
                  reject: RejectConfig | None = None, device: str = "auto", trace: TraceConfig | None = None,
-                 parent: QObject | None = None) -> None:  # fmt: skip
+                 backend: str = "torch", parent: QObject | None = None) -> None:  # fmt: skip
         super().__init__(parent)
-        config = StationConfig(device=device, trace=trace or TraceConfig())
+        config = StationConfig(device=device, trace=trace or TraceConfig(), backend=backend)
         self.station = Station(data_dir=data_dir, run=run_task, source_factory=source_factory, reject=reject,
                                config=config, on_state=self.stateChanged.emit,
                                on_model=self.modelChanged.emit, on_model_failed=self.modelFailed.emit,

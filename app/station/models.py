@@ -7,9 +7,11 @@ and callbacks), kept in its own module so each stays readable.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from app.state import AppState
+from draem_core.backends.spec import BackendOptions, BackendRequest
 from draem_core.inspector import Inspector
 
 
@@ -32,6 +34,48 @@ class StationModels:
         targets = [camera] if camera is not None else list(range(max(1, len(self.cameras))))
         self._load_for(path, targets, camera is None, threshold)
 
+    def set_backend(self, backend: str) -> None:
+        """Run the models on another inference backend (``torch``, ``onnxruntime``, ``openvino``, ``auto``, optionally
+        ``name:precision``): every model in use is loaded again with it, off the caller's thread. When that fails
+        the models and the backend in use stay (the error says why).
+
+        Raises:
+            BackendError: an unknown backend or precision (nothing changes).
+        """
+        request = BackendRequest.parse(backend)
+        with self._lock:
+            before, self.config = self.config.backend, replace(self.config, backend=str(request))
+            files = {i: self.model_of(i) for i in range(max(1, len(self.cameras)))}
+        files = {i: path for i, path in files.items() if path is not None}
+
+        def failed(exc: BaseException) -> None:
+            with self._lock:
+                self.config = replace(self.config, backend=before)  # models keep loading as they did
+            self._model_failed(next(iter(files.values())), exc)
+
+        if files:
+            self._run(lambda: {i: (path, self._open_model(path)) for i, path in files.items()}, self._backend_ready,
+                      failed)  # fmt: skip
+
+    def _backend_ready(self, loaded: dict[int, tuple[Path, Inspector]]) -> None:
+        """The same models on the new backend: swapped in camera by camera, thresholds and regions kept."""
+        with self._lock:
+            if 0 in loaded and loaded[0][0] == self.model_path:
+                self.inspector = loaded[0][1]
+            for index, (path, inspector) in loaded.items():
+                if index < len(self.cameras) and self.model_of(index) == path:
+                    self.cameras[index].pipeline.set_inspector(inspector, self.values.threshold(index))
+        if 0 in loaded and self._on_model is not None:
+            self._on_model(loaded[0][0])
+        if self._on_camera_model is not None:
+            for index, (path, _) in loaded.items():
+                self._on_camera_model(index, path)
+
+    def _open_model(self, path: Path) -> Inspector:
+        """A model file on the station's device and backend (derived graphs cached in ``<data>/backends``)."""
+        options = self.config.backend_options or BackendOptions(cache_dir=self.data_dir / "backends")
+        return Inspector.from_file(path, self.config.device, self.config.backend, options)
+
     def _inspector_for(self, index: int) -> Inspector | None:
         """Camera ``index``'s own model instance (a worker thread each): camera 0 takes the loaded one."""
         path = self.model_of(index)
@@ -40,13 +84,13 @@ class StationModels:
         if path is None:
             return None
         try:
-            return Inspector.from_file(path, self.config.device)
+            return self._open_model(path)
         except Exception as exc:  # noqa: BLE001 - this camera runs without a model; the others go on
             self._report("model", exc)
             return None
 
     def _load_for(self, path: Path, targets: list[int], every_camera: bool, threshold: float | None) -> None:
-        self._run(lambda: [Inspector.from_file(path, self.config.device) for _ in targets],
+        self._run(lambda: [self._open_model(path) for _ in targets],
                   lambda loaded: self._model_ready(path, dict(zip(targets, loaded, strict=True)), every_camera,
                                                    threshold),
                   lambda exc: self._model_failed(path, exc))  # fmt: skip

@@ -43,6 +43,7 @@ from app.station.routing import StationRouting
 from app.station.setup import MAX_CAMERAS, OperatorValues, StationSetup, apply_setup, read_setup
 from app.station.turns import DeviceTurns, no_turns
 from app.trace import TraceConfig
+from draem_core.backends.spec import BackendOptions
 from draem_core.errors import DraemError
 from draem_core.inspector import Inspector, Roi
 from draem_core.verdict import threshold_in_force
@@ -76,6 +77,8 @@ class StationConfig:
     ng_images: bool = True  # keep frames of rejected parts in <data>/ng_images
     trace_path: Path | None = None  # the trace database; None: <data>/trace.sqlite
     trace: TraceConfig = field(default_factory=TraceConfig)  # batching, spool and retention of the trace
+    backend: str = "torch"  # inference backend: torch, onnxruntime, openvino or auto (optionally name:precision)
+    backend_options: BackendOptions | None = None  # graph cache and good frames for int8/bf16; None: <data>/backends
     take_turns: bool = True  # cameras run their models one at a time, in turn (False: all at once, see turns.py)
     part_timeout_s: float = 10.0  # triggered: a camera's record of a part later than this is NOT_JUDGED in the part
 

@@ -130,3 +130,16 @@ def test_the_report_tally_stays_small_however_long_the_run() -> None:
     assert (summary["ok"], summary["ng"], summary["not_judged"]) == (40_000, 40_000, 40_000)  # counts stay exact
     assert summary["latency_p50_ms"] == pytest.approx(50.0, abs=1.5)  # latencies 0 .. 99.9 ms, evenly
     assert summary["latency_p95_ms"] == pytest.approx(95.0, abs=1.5)
+
+
+def test_backend_option_runs_the_station_on_it_and_a_wrong_one_is_one_line(images: Path, tiny_model: Path,
+                                                                           capsys) -> None:  # fmt: skip
+    code = main(["run", "--source", f"folder:{images}", "--model", str(tiny_model), "--frames", "3",
+                 "--device", "cpu", "--backend", "onnxruntime"])  # fmt: skip
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "backend onnxruntime" in err and json.loads(out)["ok"] + json.loads(out)["ng"] >= 3
+    code = main(["run", "--source", f"folder:{images}", "--model", str(tiny_model), "--frames", "3",
+                 "--backend", "torch", "--precision", "int8"])  # fmt: skip
+    _, err = capsys.readouterr()
+    assert code != 0 and err.strip().count("\n") == 0 and "torch runs fp32" in err

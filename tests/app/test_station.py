@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from station_helpers import (
     TIMEOUT,
@@ -211,3 +212,32 @@ def test_records_carry_the_trigger_part_recipe_and_version(tmp_path: Path, image
     record: InspectionRecord = next(r for r in tally.kept if r.trigger)
     assert (record.part_id, record.recipe, record.software_version) == ("SN-1", "flange-A", __version__)
     assert record.camera == source.name and record.image_source.endswith(".png")
+
+
+def test_a_backend_switch_reloads_every_model_and_a_failing_one_keeps_them(tmp_path: Path, images: Path,
+                                                                           tiny_model: Path) -> None:  # fmt: skip
+    from draem_core.backends import BackendError
+
+    failures: list[tuple[Path, str]] = []
+    sources = [PulsingFolder(FolderSourceConfig(str(images), fps=20.0)) for _ in range(2)]
+    station, jobs, tally, _ = make_station(tmp_path, sources, config=StationConfig(device="cpu"),
+                                           on_model_failed=lambda p, why: failures.append((p, why)))  # fmt: skip
+    connect(station, jobs, tiny_model, ["a", "b"])
+    station.set_threshold(0.3, camera=1)
+    station.set_backend("onnxruntime")
+    assert jobs.wait_idle(TIMEOUT) and not failures
+    running = [c.pipeline.next_inspector for c in station.cameras]
+    assert [i.backend.spec.name for i in running] == ["onnxruntime", "onnxruntime"]
+    assert station.inspector is running[0] and running[0] is not running[1]  # a worker thread each
+    assert station.threshold_of(1) == 0.3 and station.model_path == tiny_model  # what the operator set stays
+    done = tally.total()
+    wait_until(lambda: tally.total() > done + 4)  # judging on the new backend
+    assert {r.verdict for r in tally.kept[-4:]} <= {"OK", "NG"}
+
+    with pytest.raises(BackendError, match="unknown backend"):
+        station.set_backend("tensorrt")
+    station.set_backend("openvino:int8")  # needs good frames to calibrate on: refused, nothing changes
+    assert jobs.wait_idle(TIMEOUT)
+    assert failures and failures[0][0] == tiny_model and "still using" in failures[0][1]
+    assert station.config.backend == "onnxruntime" and station.inspector is running[0]
+    station.shutdown()

@@ -16,7 +16,7 @@ KEYS = {
     "inspection/roi": "roi", "inspection/roi_enabled": "bool",
     "reject/pulse_enabled": "bool", "reject/line": "text", "reject/pulse_s": "number", "reject/tcp_enabled": "bool",
     "reject/host": "text", "reject/port": "number", "reject/max_clients": "number", "reject/token": "text",
-    "trace/keep_days": "number", "trace/max_gb": "number", "acquisition/mode": "choice",
+    "trace/keep_days": "number", "trace/max_gb": "number", "acquisition/mode": "choice", "inspection/backend": "choice",
     "source/spec": "text", "model/path": "text", "window/geometry": "bytes", "window/state": "bytes",
 }  # fmt: skip
 ALL = {"bool", "number", "choice", "roi", "text"}  # "bytes" keys are the window's own layout: anything goes

@@ -17,7 +17,7 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QMainWindow
 
 from app.gui.inspection_controls import InspectionControls
-from app.gui.settings import COLORMAPS, GuiSettings
+from app.gui.settings import BACKEND_CHOICES, COLORMAPS, GuiSettings
 from app.state import AppState
 from app.station.modes import AcquisitionMode
 from draem_core.errors import shown
@@ -57,7 +57,7 @@ def check_values(settings: GuiSettings, controls: InspectionControls) -> None:
     assert all(isinstance(v, str) and "\0" not in v for v in (reject.line, reject.host, reject.token))
     trace = settings.trace()
     assert all(math.isfinite(v) and v >= 0 for v in (trace.keep_days, trace.max_gb))
-    assert settings.acquisition_mode() in {m.value for m in AcquisitionMode}
+    assert settings.acquisition_mode() in {m.value for m in AcquisitionMode} and settings.backend() in BACKEND_CHOICES
     assert isinstance(settings.roi_enabled(), bool)
     assert isinstance(settings.source_spec(), str) and (settings.model_path() is None or settings.model_path().name)
     threshold = settings.threshold_for(Path("model.safetensors"))

@@ -77,3 +77,25 @@ def test_one_line_names_the_settings_file_and_its_unusable_values(tmp_path: Path
     assert settings.problem() == (f"settings {path}: 4 unusable value(s) replaced by the defaults: overlay/opacity, "
                                   "reject/host, reject/port, reject/pulse_s")  # fmt: skip
 
+
+
+def test_the_inference_backend_is_an_engineer_setting_that_survives_a_restart(qtbot, make_window, image_folder: Path,
+                                                                               settings_file) -> None:  # fmt: skip
+    first = make_window(source=f"folder:{image_folder}")
+    qtbot.waitUntil(lambda: first.station.state == AppState.INSPECTING, timeout=WAIT)
+    assert first.controls.backend.currentText() == "torch" and first.station.inspector.backend.spec.name == "torch"
+    first.controls.backend.setCurrentText("onnxruntime")
+    first.controls.backend.activated.emit(first.controls.backend.currentIndex())
+    qtbot.waitUntil(lambda: first.station.inspector.backend.spec.name == "onnxruntime", timeout=WAIT)
+    qtbot.waitUntil(lambda: first.controls.backend_in_use.text() == "running on onnxruntime", timeout=WAIT)
+    shown = first.station.stats().inspected
+    qtbot.waitUntil(lambda: first.station.stats().inspected > shown + 2, timeout=WAIT)  # still judging
+    first.modes.enter_operator()
+    first.set_backend("torch")  # operators cannot change it
+    assert first.station.config.backend == "onnxruntime"
+    first.close()
+
+    again = make_window(source=f"folder:{image_folder}")
+    qtbot.waitUntil(lambda: again.station.inspector is not None, timeout=WAIT)
+    assert again.station.config.backend == "onnxruntime" and again.controls.backend.currentText() == "onnxruntime"
+    assert again.station.inspector.backend.spec.name == "onnxruntime"
