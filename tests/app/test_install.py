@@ -4,6 +4,7 @@ and a wheel that carries everything the app needs."""
 from __future__ import annotations
 
 import importlib.metadata
+import os
 import subprocess
 import sys
 import zipfile
@@ -96,8 +97,33 @@ def test_the_wheel_carries_resources_and_the_version(tmp_path: Path) -> None:
     for source in (REPO / "resources").rglob("*"):
         if source.is_file():
             assert f"draem_core/resources/{source.relative_to(REPO / 'resources').as_posix()}" in names
-    assert {"app/cli/main.py", "draem_core/resources.py", "app/logs.py"} <= names
-    assert not [n for n in names if n.startswith(("tests/", "bench/", "resources/"))]
+    assert {"draem_inspect/app/cli/main.py", "draem_core/resources.py", "draem_inspect/__init__.py"} <= names
+    assert not [n for n in names if n.startswith(("tests/", "bench/", "resources/", "app/"))]  # no top-level app
+    entry = next(n for n in names if n.endswith("entry_points.txt"))
+    assert "draem-inspect = draem_inspect:main" in zipfile.ZipFile(wheel).read(entry).decode()
+    check_beside_another_app_package(wheel, tmp_path)
+
+
+def check_beside_another_app_package(wheel: Path, tmp_path: Path) -> None:
+    """Our wheel unpacked into a site folder that also holds another distribution's top-level ``app``: the
+    command runs ours, and ``import app`` elsewhere still gives theirs."""
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    other = site / "app"
+    other.mkdir()
+    (other / "__init__.py").write_text("WHO = 'another distribution'\n")
+    env = {**os.environ, "PYTHONPATH": str(site), "PYTHONNOUSERSITE": "1"}
+    run = lambda code: subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True,  # noqa: E731
+                                      text=True, timeout=120)  # fmt: skip
+    ours = run("import app  # theirs, imported before the command starts\n"
+               "from draem_inspect import main\n"
+               "try:\n    main(['--version'])\nexcept SystemExit as done:\n    print('exit', done.code)\n"
+               "import app\nprint(app.__file__)")  # fmt: skip
+    assert ours.returncode == 0, ours.stderr
+    assert f"draem-inspect {__version__}" in ours.stdout and "exit 0" in ours.stdout
+    assert str(site / "draem_inspect" / "app") in ours.stdout  # the command ran our app package
+    theirs = run("import app; print(app.WHO)")
+    assert theirs.returncode == 0 and theirs.stdout.strip() == "another distribution", theirs.stderr
 
 
 def spec_excludes() -> list[str]:
