@@ -142,7 +142,7 @@ def main() -> int:
 
     model = args.model or bundled_model()
     frames, source = bench_frames(None, args.frames)
-    good = tuple(read_images(good_images(args.calibration)[:MAX_GOOD_FRAMES])[0])
+    good = tuple(read_images(good_images(args.calibration)[0][:MAX_GOOD_FRAMES])[0])
     with tempfile.TemporaryDirectory() as tmp:
         options = BackendOptions(cache_dir=Path(tmp) / "cache", good_frames=good)
         insps, verdicts = inspectors(model, options, Path(tmp))

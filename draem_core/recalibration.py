@@ -65,8 +65,9 @@ def recalibrate(
     synth = _synthetic_scores(inspector, kept[:MAX_SYNTH_SOURCES])
     marked = None
     if defects is not None:
-        found, bad_skipped = score_items(inspector, [TestItem(p, 1, "marked", None) for p in good_images(defects)])
-        marked, skipped = np.asarray([s.score for s in found]), skipped + bad_skipped
+        defect_paths, defect_folder_skips = good_images(defects)
+        found, bad_skipped = score_items(inspector, [TestItem(p, 1, "marked", None) for p in defect_paths])
+        marked, skipped = np.asarray([s.score for s in found]), skipped + defect_folder_skips + bad_skipped
     new, tradeoff = calibrate_tradeoff(scores, synth, marked, target_frr)
     previous = inspector.calibration
     record = {"on": str(good), "n_good": len(kept), "skipped": skipped, "time": now_iso(),

@@ -36,7 +36,7 @@ def backend_options(args: argparse.Namespace) -> BackendOptions:
 
     frames: tuple = ()
     if args.calibration is not None:
-        images, skipped = read_images(good_images(args.calibration)[:MAX_GOOD_FRAMES])
+        images, skipped = read_images(good_images(args.calibration)[0][:MAX_GOOD_FRAMES])
         for path, reason in skipped:
             print(f"skipped calibration image {path}: {reason}", file=sys.stderr)
         frames = tuple(images)

@@ -161,7 +161,7 @@ def _auto_model(args: argparse.Namespace, roi: tuple[int, int, int, int] | None)
     preset_name, steps = default_budget(resolve_device(args.device).type)
     size = parse_size(args.size)
     if size is None:
-        size = (256, 256) if args.resume is not None else dataset_input_size(good_images(args.data), roi)
+        size = (256, 256) if args.resume is not None else dataset_input_size(good_images(args.data)[0], roi)
     hw = (size, size) if isinstance(size, int) else size
     return args.preset or preset_name, hw, steps
 

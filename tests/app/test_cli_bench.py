@@ -3,6 +3,7 @@ folder, one-line errors."""
 
 import importlib.util
 import json
+import shutil
 
 import cv2
 import pytest
@@ -86,3 +87,18 @@ def test_int8_without_calibration_images_is_one_line(capsys, tiny_model, good_pa
                        "--backend", "onnxruntime", "--precision", "int8")  # fmt: skip
     assert code == 2 and err.strip().count("\n") == 0
     assert "backend onnxruntime:int8: " in err and ("good frames" in err or "not installed" in err)
+
+
+@ORT
+def test_calibration_images_are_read_for_int8(capsys, tiny_model, good_paths, tmp_path):
+    good = tmp_path / "good"
+    good.mkdir()
+    for p in good_paths[:16]:
+        shutil.copy(p, good / p.name)
+    code, out, err = run(capsys, "bench", "--model", tiny_model, "--frames", "2", "--json", "--backend", "onnxruntime",
+                         "--precision", "int8", "--calibration", good)  # fmt: skip
+    if code != 0:  # refused after validation: a reason, never a traceback
+        assert code == 2 and err.strip().count("\n") == 0 and "onnxruntime:int8" in err
+    else:
+        doc = json.loads(out)
+        assert (doc["backend"], doc["precision"]) == ("onnxruntime", "int8")

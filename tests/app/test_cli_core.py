@@ -342,3 +342,33 @@ def test_predict_prints_a_name_that_is_not_utf8_escaped(capsys, tiny_model, good
                        tmp_path / "r.json", "--device", "cpu")  # fmt: skip
     assert code == 0 and out.rstrip().endswith("pi\\xe8ce.jpg")
     assert json.loads((tmp_path / "r.json").read_text())[0]["image"] == odd  # the path round-trips
+
+
+def test_calibrate_with_marked_defects_reports_their_escapes(capsys, region_model, ball_screw, tmp_path):
+    good, defects = tmp_path / "good", tmp_path / "defects"
+    good.mkdir()
+    defects.mkdir()
+    for p in sorted((ball_screw / "test" / "good").glob("*.jpg"))[:8]:
+        shutil.copy(p, good / p.name)
+    kind = next(d for d in sorted((ball_screw / "test").iterdir()) if d.name != "good")
+    for p in sorted(kind.glob("*.jpg"))[:4]:
+        shutil.copy(p, defects / p.name)
+    out = tmp_path / "cal.safetensors"
+    code, text, err = run(capsys, "calibrate", good, "--model", region_model, "--out", out, "--defects", defects)
+    assert code == 0, err
+    assert "escape marked" in text  # the trade-off table has the marked defects' column
+
+
+def test_train_without_size_takes_the_images_aspect(capsys, good_paths, tmp_path):
+    from draem_core.defaults import dataset_input_size
+    from draem_core.inspector import Inspector
+
+    data = tmp_path / "good"
+    data.mkdir()
+    for p in good_paths[:6]:
+        shutil.copy(p, data / p.name)
+    out = tmp_path / "m.safetensors"
+    code, _, err = run(capsys, "train", data, "--out", out, "--preset", "micro", "--steps", 1, "--batch", 2)
+    assert code == 0, err
+    expected = dataset_input_size(sorted(data.iterdir()))
+    assert tuple(Inspector.from_file(out, "cpu").size) == expected and expected[0] != expected[1]

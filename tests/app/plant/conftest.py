@@ -5,23 +5,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 from plant_helpers import Broker, broker_conf, free_port
 
 from app.plant.plant import Plant
 from app.registry import ModelRegistry
 from app.station.headless import Headless, open_station
-from draem_core.imageio import write_image_atomic
 
 
 @pytest.fixture()
-def frames(tmp_path: Path) -> Path:
-    folder = tmp_path / "frames"
-    rng = np.random.default_rng(17)
-    for i in range(4):
-        write_image_atomic(folder / f"{i:02d}.png", rng.integers(0, 255, (96, 160, 3), dtype=np.uint8))
-    return folder
+def frames(images: Path) -> Path:
+    """Four random frames in a folder (``images`` of tests/app/conftest.py)."""
+    return images
 
 
 @pytest.fixture()
