@@ -8,9 +8,8 @@ import sys
 from pathlib import Path
 
 from app.paths import data_home
+from draem_core.backends.frames import MAX_GOOD_FRAMES, read_good_frames
 from draem_core.backends.spec import AUTO, BACKENDS, PRECISIONS, BackendOptions, BackendRequest
-
-MAX_GOOD_FRAMES = 32  # good frames read from --calibration: half calibrate int8, half validate bf16/int8
 
 
 def backend_cache() -> Path:
@@ -31,15 +30,11 @@ def add_backend_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def backend_options(args: argparse.Namespace) -> BackendOptions:
-    from draem_core.dataset import good_images
-    from draem_core.imageio import read_images
-
     frames: tuple = ()
     if args.calibration is not None:
-        images, skipped = read_images(good_images(args.calibration)[0][:MAX_GOOD_FRAMES])
+        frames, skipped = read_good_frames(args.calibration)
         for path, reason in skipped:
             print(f"skipped calibration image {path}: {reason}", file=sys.stderr)
-        frames = tuple(images)
     return BackendOptions(cache_dir=backend_cache(), good_frames=frames)
 
 

@@ -39,6 +39,7 @@ class InspectionControls(QWidget):
     rejectChanged = Signal(object)  # RejectConfig
     cameraChosen = Signal(int)  # the camera the threshold, region and overlay controls edit (several cameras)
     backendChosen = Signal(str)  # torch, onnxruntime, openvino or auto
+    calibrationChosen = Signal(object)  # Path of good images for bf16/int8, or None
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -86,9 +87,35 @@ class InspectionControls(QWidget):
         self.backend.activated.connect(lambda _: self.backendChosen.emit(self.backend.currentText()))
         self.backend_in_use = QLabel("")
         self.backend_in_use.setObjectName("Muted")
+        self.calibration = QLineEdit()
+        self.calibration.setReadOnly(True)
+        self.calibration.setPlaceholderText("none: fp32 only")
+        self.calibration.setToolTip("A folder of good images of the product (not test images): bf16 and int8 are "
+                                    "validated (and int8 calibrated) on them before they are used")  # fmt: skip
+        choose, clear = QPushButton("Choose…"), QPushButton("Clear")
+        choose.clicked.connect(self._choose_calibration)
+        clear.clicked.connect(lambda: self.calibrationChosen.emit(None))
+        row = QHBoxLayout()
+        row.addWidget(self.calibration, 1)
+        row.addWidget(choose)
+        row.addWidget(clear)
         form.addRow("Backend", self.backend)
+        form.addRow("Good images", row)
         form.addRow(self.backend_in_use)
         return box
+
+    def _choose_calibration(self) -> None:
+        from pathlib import Path
+
+        from PySide6.QtWidgets import QFileDialog
+
+        folder = QFileDialog.getExistingDirectory(self, "Good images of the product", self.calibration.text())
+        if folder:
+            self.calibrationChosen.emit(Path(folder))
+
+    def set_calibration(self, folder) -> None:
+        """Show the good-image folder the backends validate on (None: none)."""
+        self.calibration.setText(str(folder) if folder else "")
 
     def set_backend(self, name: str, in_use: str = "") -> None:
         """Show the chosen backend and what the model runs on now (``in_use``, e.g. ``onnxruntime``)."""

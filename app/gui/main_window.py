@@ -96,7 +96,8 @@ class MainWindow(QMainWindow):
         self.audit = AuditTrail(AuditLog(audit_db, on_error=self.errors), role=lambda: self.modes.role, parent=self)
         self.session = StationQt(errors=self.errors, source_factory=source_factory, data_dir=self.data_dir,
                                  reject=self.settings.reject(), trace=self.settings.trace(), device=device,
-                                 backend=self.settings.backend(), parent=self)  # fmt: skip
+                                 backend=self.settings.backend(),
+                                 backend_calibration=self.settings.backend_calibration(), parent=self)  # fmt: skip
         self.station = self.session.station
         self.setWindowTitle("draem-inspect · live inspection")
         icon = resources_dir() / "icons" / "draem-inspect.svg"
@@ -168,6 +169,7 @@ class MainWindow(QMainWindow):
         self.board.view.roiChanged.connect(self.roi_moved)
         self.controls.cameraChosen.connect(self.cams.choose)
         self.controls.backendChosen.connect(self.set_backend)
+        self.controls.calibrationChosen.connect(self.set_backend_calibration)
         self.board.counters.resetRequested.connect(self.reset_counters)
 
     def _restore(self) -> None:
@@ -179,6 +181,7 @@ class MainWindow(QMainWindow):
         self.board.view.set_overlay(overlay)
         self.controls.set_reject(st.reject())
         self.controls.set_backend(st.backend())
+        self.controls.set_calibration(st.backend_calibration())
         self.station.set_mode(st.acquisition_mode())
         self.controls.parts.show_mode(self.station.mode)
         self.commands.trigger.setEnabled(self.station.mode != AcquisitionMode.FREE_RUN)
@@ -365,13 +368,25 @@ class MainWindow(QMainWindow):
         if not self.modes.allows("backend") or name == before:
             return
         try:
-            self.station.set_backend(name)
+            self.station.set_backend(name, self.settings.backend_calibration())
         except DraemError as exc:
             self.errors("backend", exc)
             return
         self.settings.set_backend(name)
         self.audit.note("backend", name, previous=before)
         self.status.flash(f"loading the models on {name} …")
+
+    def set_backend_calibration(self, folder: Path | None) -> None:
+        """Good images of the product for bf16/int8 (engineers); the models are loaded again when a backend other
+        than torch is chosen."""
+        if not self.modes.allows("backend"):
+            return
+        self.settings.set_backend_calibration(folder)
+        self.controls.set_calibration(folder)
+        self.audit.note("backend", f"good images {folder or 'none'}")
+        if self.station.config.backend != "torch":
+            self.station.set_backend(self.station.config.backend, folder)
+            self.status.flash(f"loading the models on {self.station.config.backend} …")
 
     def set_overlay(self, options) -> None:
         camera = self.cams.selected

@@ -205,6 +205,14 @@ class GuiSettings:
     def set_backend(self, name: str) -> None:
         self.store.setValue("inspection/backend", str(name))
 
+    def backend_calibration(self) -> Path | None:
+        """Good images of the product for the bf16/int8 backends (None: none chosen)."""
+        text = self._get("inspection/backend_calibration", "", str)
+        return Path(text) if text else None
+
+    def set_backend_calibration(self, folder: Path | None) -> None:
+        self.store.setValue("inspection/backend_calibration", str(folder) if folder else "")
+
     def acquisition_mode(self) -> str:
         """Free run or a triggered mode (an :class:`app.station.AcquisitionMode` value)."""
         from app.station.modes import AcquisitionMode

@@ -29,6 +29,7 @@ class StationQt(QObject):
         trace: Spool and retention of the trace (default: TraceConfig()).
         device: Where models run.
         backend: The inference backend (torch, onnxruntime, openvino or auto).
+        backend_calibration: Good images of the product for bf16/int8 (None: fp32 only).
     """
 
     stateChanged = Signal(object)  # AppStatus
@@ -39,9 +40,11 @@ class StationQt(QObject):
 
     def __init__(self, *, errors: ErrorSink, source_factory: SourceFactory, data_dir: Path,
                  reject: RejectConfig | None = None, device: str = "auto", trace: TraceConfig | None = None,
-                 backend: str = "torch", parent: QObject | None = None) -> None:  # fmt: skip
+                 backend: str = "torch", backend_calibration: Path | None = None,
+                 parent: QObject | None = None) -> None:  # fmt: skip
         super().__init__(parent)
-        config = StationConfig(device=device, trace=trace or TraceConfig(), backend=backend)
+        config = StationConfig(device=device, trace=trace or TraceConfig(), backend=backend,
+                               backend_calibration=backend_calibration)  # fmt: skip
         self.station = Station(data_dir=data_dir, run=run_task, source_factory=source_factory, reject=reject,
                                config=config, on_state=self.stateChanged.emit,
                                on_model=self.modelChanged.emit, on_model_failed=self.modelFailed.emit,

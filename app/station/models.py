@@ -11,7 +11,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from app.state import AppState
+from draem_core.backends.frames import read_good_frames
 from draem_core.backends.spec import BackendOptions, BackendRequest
+from draem_core.errors import DraemError
 from draem_core.inspector import Inspector
 
 
@@ -34,23 +36,25 @@ class StationModels:
         targets = [camera] if camera is not None else list(range(max(1, len(self.cameras))))
         self._load_for(path, targets, camera is None, threshold)
 
-    def set_backend(self, backend: str) -> None:
+    def set_backend(self, backend: str, calibration: Path | None = None) -> None:
         """Run the models on another inference backend (``torch``, ``onnxruntime``, ``openvino``, ``auto``, optionally
-        ``name:precision``): every model in use is loaded again with it, off the caller's thread. When that fails
-        the models and the backend in use stay (the error says why).
+        ``name:precision``), with good images of the product in ``calibration`` for bf16/int8 (without them
+        ``auto`` considers fp32 only): every model in use is loaded again with it, off the caller's thread. When
+        that fails the models and the backend in use stay (the error says why).
 
         Raises:
             BackendError: an unknown backend or precision (nothing changes).
         """
         request = BackendRequest.parse(backend)
         with self._lock:
-            before, self.config = self.config.backend, replace(self.config, backend=str(request))
+            before = self.config
+            self.config = replace(self.config, backend=str(request), backend_calibration=calibration)
             files = {i: self.model_of(i) for i in range(max(1, len(self.cameras)))}
         files = {i: path for i, path in files.items() if path is not None}
 
         def failed(exc: BaseException) -> None:
             with self._lock:
-                self.config = replace(self.config, backend=before)  # models keep loading as they did
+                self.config = before  # models keep loading as they did
             self._model_failed(next(iter(files.values())), exc)
 
         if files:
@@ -73,8 +77,28 @@ class StationModels:
 
     def _open_model(self, path: Path) -> Inspector:
         """A model file on the station's device and backend (derived graphs cached in ``<data>/backends``)."""
-        options = self.config.backend_options or BackendOptions(cache_dir=self.data_dir / "backends")
-        return Inspector.from_file(path, self.config.device, self.config.backend, options)
+        config = self.config
+        options = config.backend_options or BackendOptions(cache_dir=self.data_dir / "backends",
+                                                           good_frames=self._good_frames(config))  # fmt: skip
+        return Inspector.from_file(path, config.device, config.backend, options)
+
+    def _good_frames(self, config) -> tuple:
+        """The calibration folder's good frames (read once per folder; none for torch or without a folder)."""
+        folder = config.backend_calibration
+        if folder is None or config.backend == "torch":
+            return ()
+        cached = getattr(self, "_good_cache", None)
+        if cached is not None and cached[0] == folder:
+            return cached[1]
+        try:
+            frames, skipped = read_good_frames(folder)
+        except DraemError as exc:  # the backend then offers what needs no good frames, and says so
+            self._report("backend", exc)
+            return ()
+        for path, reason in skipped[:3]:
+            self._report("backend", f"calibration image {path} skipped: {reason}")
+        self._good_cache = (folder, frames)
+        return frames
 
     def _inspector_for(self, index: int) -> Inspector | None:
         """Camera ``index``'s own model instance (a worker thread each): camera 0 takes the loaded one."""

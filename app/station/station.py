@@ -79,6 +79,7 @@ class StationConfig:
     trace: TraceConfig = field(default_factory=TraceConfig)  # batching, spool and retention of the trace
     backend: str = "torch"  # inference backend: torch, onnxruntime, openvino or auto (optionally name:precision)
     backend_options: BackendOptions | None = None  # graph cache and good frames for int8/bf16; None: <data>/backends
+    backend_calibration: Path | None = None  # without backend_options: good images for bf16/int8 (read when loading)
     take_turns: bool = True  # cameras run their models one at a time, in turn (False: all at once, see turns.py)
     part_timeout_s: float = 10.0  # triggered: a camera's record of a part later than this is NOT_JUDGED in the part
 

@@ -240,4 +240,9 @@ def test_a_backend_switch_reloads_every_model_and_a_failing_one_keeps_them(tmp_p
     assert jobs.wait_idle(TIMEOUT)
     assert failures and failures[0][0] == tiny_model and "still using" in failures[0][1]
     assert station.config.backend == "onnxruntime" and station.inspector is running[0]
+
+    station.set_backend("auto", calibration=images)  # good images for bf16/int8, read in the loading job
+    assert jobs.wait_idle(TIMEOUT) and len(failures) == 1
+    assert station.config.backend_calibration == images and len(station._good_cache[1]) == 4
+    assert station.inspector is not running[0]  # loaded again
     station.shutdown()

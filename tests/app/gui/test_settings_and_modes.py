@@ -90,6 +90,9 @@ def test_the_inference_backend_is_an_engineer_setting_that_survives_a_restart(qt
     qtbot.waitUntil(lambda: first.controls.backend_in_use.text() == "running on onnxruntime", timeout=WAIT)
     shown = first.station.stats().inspected
     qtbot.waitUntil(lambda: first.station.stats().inspected > shown + 2, timeout=WAIT)  # still judging
+    first.set_backend_calibration(image_folder)
+    assert first.controls.calibration.text() == str(image_folder)
+    qtbot.waitUntil(lambda: first.station.config.backend_calibration == image_folder, timeout=WAIT)
     first.modes.enter_operator()
     first.set_backend("torch")  # operators cannot change it
     assert first.station.config.backend == "onnxruntime"
@@ -99,3 +102,4 @@ def test_the_inference_backend_is_an_engineer_setting_that_survives_a_restart(qt
     qtbot.waitUntil(lambda: again.station.inspector is not None, timeout=WAIT)
     assert again.station.config.backend == "onnxruntime" and again.controls.backend.currentText() == "onnxruntime"
     assert again.station.inspector.backend.spec.name == "onnxruntime"
+    assert again.station.config.backend_calibration == image_folder and again.controls.calibration.text()
