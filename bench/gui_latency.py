@@ -11,7 +11,7 @@ in the real :class:`app.gui.main_window.MainWindow`:
 Prints a JSON record per phase (lateness p50/p99/max, ticks, stalls over 50 ms, and for the inspecting
 phase the pipeline's statistics). Usage::
 
-    python bench/gui_latency.py --seconds 10 --fps 30 [--model PATH] [--device cpu] [--backend auto] [--json out.json]
+    python bench/gui_latency.py --seconds 10 --fps 30 [--model PATH] [--device cpu] [--backend auto [--calibration DIR]] [--json out.json]
 
 Runs offscreen unless ``QT_QPA_PLATFORM``/``DISPLAY`` say otherwise.
 """
@@ -79,6 +79,7 @@ def make_window(args, data_dir: Path, autostart: bool):
 
     settings = QSettings(str(data_dir / "settings.ini"), QSettings.Format.IniFormat)
     settings.setValue("inspection/backend", args.backend)  # what the Inference box would set
+    settings.setValue("inspection/backend_calibration", str(args.calibration or ""))
     factory = lambda spec: open_source(spec, config=DemoLineConfig(fps=args.fps))  # noqa: E731
     window = MainWindow(LaunchOptions(source="demo", model=args.model, autostart=autostart), settings=settings,
                         source_factory=factory, discover=None, data_dir=data_dir, device=args.device)  # fmt: skip
@@ -95,6 +96,7 @@ def main() -> int:
     parser.add_argument("--model", type=Path, help="model file (default: the bundled demo model)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--backend", default="torch", help="torch, onnxruntime, openvino or auto (the window's setting)")
+    parser.add_argument("--calibration", type=Path, help="good images for bf16/int8 (the Inference box's Good images)")
     parser.add_argument("--json", type=Path, help="also write the records here")
     args = parser.parse_args()
     if args.model is None:

@@ -56,8 +56,8 @@ else echo "retrain: FAILED (log $OUT/retrain/train.log)"; failed+=("retrain"); f
 # GUI start under a virtual display: time to the window, time to the first judged frame.
 Xvfb :97 -screen 0 1600x1000x24 >/dev/null 2>&1 & XVFB=$!
 trap 'kill $XVFB 2>/dev/null || true' EXIT
-sleep 1
 export DISPLAY=:97 QT_QPA_PLATFORM=xcb
+for _ in $(seq 1 150); do xdotool getdisplaygeometry >/dev/null 2>&1 && break; sleep 0.2; done  # up within 30 s
 TRACE="$DRAEM_INSPECT_HOME/trace.sqlite"
 rows() { python3 -c "import sqlite3,sys
 try: print(sqlite3.connect(sys.argv[1]).execute('select count(*) from inspections').fetchone()[0])
