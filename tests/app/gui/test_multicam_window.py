@@ -85,7 +85,7 @@ def test_two_cameras_tiles_a_lost_camera_and_the_part_verdict(qtbot, make_window
                     timeout=WAIT)  # fmt: skip
     assert again.station.mode.value == "software" and again.board.tiles is not None
     assert list(again.station.specs) == [f"folder:{image_folder}", f"lossy:{second_folder}"]
-    qtbot.waitUntil(lambda: again.station.threshold_of(1) == pytest.approx(1e-4), timeout=WAIT)
+    qtbot.waitUntil(lambda: again.station.threshold_of(1) == pytest.approx(1e-4), timeout=2 * WAIT)  # 2nd model load
     assert again.station.threshold_of(0) == pytest.approx(calibrated)
 
 
