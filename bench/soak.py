@@ -45,6 +45,8 @@ class Sample:
     threads_main: int
     processes: int  # the run process and its descendants
     trace_mb: float  # size of the trace database (+ WAL) on disk
+    rss_anon_main_mb: float = 0.0  # of the run process's RSS: anonymous memory (heap, arenas; Linux, else 0)
+    rss_file_main_mb: float = 0.0  # of it: file and shared memory mappings (libraries, SQLite, frame ring)
 
 
 # --- process tree: psutil when installed, else /proc ------------------------------------------------------
@@ -92,14 +94,27 @@ def _rss_fds_threads(pid: int) -> tuple[float, int, int]:
         return 0.0, 0, 0
 
 
+def _rss_split(pid: int) -> tuple[float, float]:
+    """Anonymous and file + shared RSS (MiB) of one process from ``/proc`` (zeros where there is none)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0, 0.0
+    kib = {k: int(v.split()[0]) for k, v in (line.split(":", 1) for line in status.splitlines() if ":" in line)
+           if k in ("RssAnon", "RssFile", "RssShmem")}  # fmt: skip
+    return kib.get("RssAnon", 0) / 1024, (kib.get("RssFile", 0) + kib.get("RssShmem", 0)) / 1024
+
+
 def sample(pid: int, started: float, trace: Path) -> Sample:
     """RSS, descriptors and threads of ``pid`` and its descendants, and the trace's size."""
     tree = _tree(pid)
     main = _rss_fds_threads(pid)
+    anon, file = _rss_split(pid)
     rest = [_rss_fds_threads(p) for p in tree[1:]]
     trace_bytes = sum(p.stat().st_size for p in trace.parent.glob(trace.name + "*") if p.is_file())
     return Sample(round(time.monotonic() - started, 1), round(main[0], 1), round(sum(r[0] for r in rest), 1),
-                  main[1], sum(r[1] for r in rest), main[2], len(tree), round(trace_bytes / 2**20, 2))  # fmt: skip
+                  main[1], sum(r[1] for r in rest), main[2], len(tree), round(trace_bytes / 2**20, 2),
+                  round(anon, 1), round(file, 1))  # fmt: skip
 
 
 # --- analysis --------------------------------------------------------------------------------------------
@@ -126,6 +141,7 @@ def growth(samples: list[Sample], warmup_s: float, until_s: float) -> dict:
         "rss_slope_mb_per_h": round(slope, 2),
         "rss_slope_se_mb_per_h": round(se, 2),  # standard error of the slope (RSS swings by tens of MB)
         "rss_main_slope_mb_per_h": round(_fit(t_h, main)[0], 2),
+        "rss_anon_main_slope_mb_per_h": round(_fit(t_h, np.array([s.rss_anon_main_mb for s in kept]))[0], 2),
         "growth_8h_extrapolated_mb": round(slope * SHIFT_H, 1),
         "fds_start": fds[0],
         "fds_end": fds[-1],
@@ -175,6 +191,7 @@ def run(args: argparse.Namespace) -> dict:
         proc.wait(60)
     log.close()
     doc = {"command": cmd, "home": str(home), "exit_code": proc.returncode, "interval_s": args.interval,
+           "malloc_env": {k: v for k, v in env.items() if k.startswith("MALLOC_")},  # glibc allocator settings
            "warmup_s": args.warmup, "growth": growth(samples, args.warmup, args.seconds), "samples": [asdict(s) for s in samples]}  # fmt: skip
     doc["report"] = json.loads(report.read_text()) if report.is_file() else None
     return doc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import csv
 import dataclasses
 import errno
@@ -16,7 +17,7 @@ import numpy as np
 import pytest
 
 from app.cli.main import main
-from app.ng_store import FRAME_SUFFIX, OVERLAY_SUFFIX, NgStore, NgStoreConfig, NgStoreState
+from app.ng_store import FRAME_SUFFIX, OVERLAY_SUFFIX, QUOTA_LOW, NgStore, NgStoreConfig, NgStoreState
 from app.pipeline.record import InspectionRecord
 from app.sources.base import Frame
 from app.trace import TraceConfig, TraceWriter, export_csv, iso_utc, parse_time
@@ -341,6 +342,29 @@ def test_quota_removes_the_oldest_images_but_nothing_else(tmp_path: Path) -> Non
     assert not list(folder.glob(f"*_0{FRAME_SUFFIX}"))
     assert store.used_bytes <= store.config.quota_mb * 2**20
     assert database.stat().st_size == 100_000
+    store.close()
+
+
+def test_quota_counts_images_of_an_earlier_run_and_frees_down_to_its_low_mark(tmp_path: Path) -> None:
+    folder = tmp_path / "ng"
+    first = NgStore(NgStoreConfig(folder, max_per_second=1000.0))
+    for i in range(4):  # an earlier run's images
+        assert first.submit(*ng_case(i)) and first.flush()
+    first.close()
+    pair_bytes = first.used_bytes / 4
+    store = NgStore(NgStoreConfig(folder, max_per_second=1000.0, quota_mb=10.5 * pair_bytes / 2**20))
+    assert store.used_bytes == first.used_bytes  # the earlier images are counted
+    low, seen = QUOTA_LOW * store.config.quota_mb * 2**20, []
+    for i in range(4, 40):
+        assert store.submit(*ng_case(i)) and store.flush()
+        seen.append(store.used_bytes)
+        on_disk = sum(p.stat().st_size for p in folder.iterdir())
+        assert store.used_bytes == on_disk <= store.config.quota_mb * 2**20
+    freed = [after for before, after in zip(seen, seen[1:], strict=False) if after < before]
+    assert freed and all(after <= low for after in freed)  # in chunks: not a folder scan for every image
+    assert not list(folder.glob(f"*_0{FRAME_SUFFIX}")) and list(folder.glob(f"*_39{FRAME_SUFFIX}"))
+    containers = [v for v in vars(store).values() if isinstance(v, list | dict | set | collections.deque)]
+    assert all(len(v) < 10 for v in containers)  # nothing in memory grows with the number of images saved
     store.close()
 
 
