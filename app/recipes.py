@@ -24,6 +24,7 @@ from pathlib import Path
 from app.paths import data_home
 from app.registry import VERSION_RE, ModelRegistry
 from app.reject import RejectConfig
+from app.station.setup import MAX_CAMERAS  # as many camera entries as a station has cameras at most
 from draem_core.errors import DraemError, one_line
 from draem_core.imageio import remove_leftover_temp_files, write_bytes_atomic
 from draem_core.inspector import Roi
@@ -33,7 +34,6 @@ FORMAT = "draem-inspect recipe"  # the "format" field of every recipe file
 VERSION = 1  # the newest recipe file version this program reads
 ACTIVE_FILE = "active.json"  # which recipe is in force
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")  # recipe names: also their file names
-MAX_CAMERAS = 4  # as many camera entries as a station has cameras at most
 MAX_FILE_BYTES = 1 << 20  # a recipe file is a few hundred bytes; anything this large is not one
 
 

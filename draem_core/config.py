@@ -103,7 +103,7 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     amp: bool = True  # bf16 autocast on CUDA (ignored on CPU)
     # NHWC (channels_last) weights and activations on the CPU: oneDNN's convolutions of these small-channel
-    # networks take about a third less CPU time per step than in NCHW (docs/benchmarks.md §8). CUDA: unchanged.
+    # networks take about a third less CPU time per step than in NCHW (docs/benchmarks.md §10). CUDA: unchanged.
     channels_last: bool = True
     synth: SynthConfig = field(default_factory=SynthConfig)
     loss: LossConfig = field(default_factory=LossConfig)

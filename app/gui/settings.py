@@ -21,6 +21,7 @@ from PySide6.QtCore import QByteArray, QSettings
 from PySide6.QtWidgets import QMainWindow
 
 from app.reject import RejectConfig
+from app.station.setup import MAX_CAMERAS
 from app.trace import TraceConfig
 from draem_core.backends.spec import AUTO, BACKENDS
 from draem_core.errors import shown
@@ -99,7 +100,7 @@ class GuiSettings:
             specs = json.loads(text)
         except (ValueError, RecursionError):
             specs = None
-        ok = isinstance(specs, list) and 1 <= len(specs) <= 4 and all(isinstance(s, str) and s for s in specs)
+        ok = isinstance(specs, list) and 1 <= len(specs) <= MAX_CAMERAS and all(isinstance(s, str) and s for s in specs)
         if not ok and text != "[]":
             self.unusable.add("station/sources")
         return specs if ok else []

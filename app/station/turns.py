@@ -8,7 +8,7 @@ starves. :class:`DeviceTurns` is a first-come-first-served (ticket) lock: a came
 before any camera that asks after it, so each camera gets a turn per round whatever its model's speed.
 
 Batching the frames of cameras that run the same network was measured instead and is not used: on the CPU a
-batch of two costs what two single frames cost (``bench/multicam.py --only forward``, docs/benchmarks.md §8), and it
+batch of two costs what two single frames cost (``bench/multicam.py --only forward``, docs/benchmarks.md §11), and it
 would make each camera wait for the others' frames.
 """
 

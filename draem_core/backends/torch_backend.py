@@ -18,7 +18,7 @@ class TorchBackend:
         model: The network (moved to ``device`` and put in eval mode, in place).
         device: Where it runs.
         channels_last: NHWC activations. On the CPU, oneDNN's convolutions of this small-channel network take
-            about 40 % less time in NHWC than in NCHW (docs/benchmarks.md §8); False gives the pre-backend path.
+            about 40 % less time in NHWC than in NCHW (docs/benchmarks.md §10); False gives the pre-backend path.
     """
 
     spec = BackendSpec("torch")

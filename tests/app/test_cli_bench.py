@@ -97,8 +97,9 @@ def test_calibration_images_are_read_for_int8(capsys, tiny_model, good_paths, tm
         shutil.copy(p, good / p.name)
     code, out, err = run(capsys, "bench", "--model", tiny_model, "--frames", "2", "--json", "--backend", "onnxruntime",
                          "--precision", "int8", "--calibration", good)  # fmt: skip
-    if code != 0:  # refused after validation: a reason, never a traceback
+    if code != 0:  # refused after validation: a reason, never a traceback, and never for want of good frames
         assert code == 2 and err.strip().count("\n") == 0 and "onnxruntime:int8" in err
+        assert "good frames" not in err, err
     else:
         doc = json.loads(out)
         assert (doc["backend"], doc["precision"]) == ("onnxruntime", "int8")
