@@ -296,7 +296,8 @@ class MainWindow(QMainWindow):
         backend = self.station.config.backend  # a backend that could not run the models was not kept
         if backend != self.settings.backend():
             self.settings.set_backend(backend)
-            self.controls.set_backend(backend, self.controls.backend_in_use.text().removeprefix("running on "))
+            inspector = self.station.inspector
+            self.controls.set_backend(backend, str(inspector.backend.spec) if inspector else "")
 
     def show_model_of(self, camera: int) -> None:
         """The model card, the threshold controls and the trend's line for a camera's model."""

@@ -87,7 +87,7 @@ class StationModels:
         folder = config.backend_calibration
         if folder is None or config.backend == "torch":
             return ()
-        cached = getattr(self, "_good_cache", None)
+        cached = self._good_cache
         if cached is not None and cached[0] == folder:
             return cached[1]
         try:

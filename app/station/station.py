@@ -128,6 +128,7 @@ class Station(StationModels, StationRouting):
         self.values = OperatorValues()  # thresholds and inspection regions, for every camera and per camera
         self.recipe = ""
         self.problem = ""  # a problem the operator must see until a model loads (e.g. a corrupt registry)
+        self._good_cache: tuple[Path, tuple] | None = None  # the backend calibration folder's frames, read once
         self.turns = DeviceTurns()  # the cameras' turns on the inference device
         self.parts = PartAggregator(timeout_s=self.config.part_timeout_s, on_error=self._report,
                                     outputs=lambda: self.outputs.part_outputs(self.cameras))  # fmt: skip
