@@ -244,13 +244,14 @@ class InspectionPipeline:
             self._apply_pending()
 
     def _apply_pending(self) -> None:
-        with self._lock:
+        with self._lock:  # one step for readers: never the new model with the old threshold
             pending, self._pending = self._pending, {}
-        for name in ("inspector", "roi", "recipe", "inspecting", "outputs"):
-            if name in pending:
-                setattr(self, f"_{name}", pending[name])
-        if "threshold" in pending and self._inspector is not None:
-            self._inspector.set_threshold(pending["threshold"])
+            inspector = pending.get("inspector", self._inspector)
+            if "threshold" in pending and inspector is not None:
+                inspector.set_threshold(pending["threshold"])
+            for name in ("inspector", "roi", "recipe", "inspecting", "outputs"):
+                if name in pending:
+                    setattr(self, f"_{name}", pending[name])
 
     # --- the worker --------------------------------------------------------------------------------
 

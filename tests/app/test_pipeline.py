@@ -188,3 +188,21 @@ def test_inspecting_off_and_roi(folder_source, inspector) -> None:
         assert not pipeline.inspecting
     finally:
         pipeline.stop()
+
+
+def test_a_recipe_never_shows_its_model_with_the_old_threshold(folder_source, tiny_model: Path) -> None:
+    """The model and its threshold change in one step: a reader (the window) never sees the new model at the
+    threshold it had before, which used to happen between the two assignments."""
+    pipeline = InspectionPipeline(folder_source, Inspector.from_file(tiny_model, device="cpu"), config=FAST)
+    seen: list[bool] = []
+
+    class Watched(Inspector):
+        def set_threshold(self, operator: float | None) -> None:
+            seen.append(pipeline._inspector is self)  # already in use when its threshold changes: the race
+            super().set_threshold(operator)
+
+    new = Watched.from_file(tiny_model, device="cpu")
+    assert new.threshold != pytest.approx(0.7)
+    pipeline.apply_recipe("plc", new, 0.7, None)
+    assert seen == [False]
+    assert pipeline.next_inspector is new and pipeline.threshold == pytest.approx(0.7)
