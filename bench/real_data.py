@@ -6,6 +6,7 @@ evaluated with ``draem-inspect eval DATA --model M --json J --plots P``. One tra
 
     python bench/real_data.py --runs runs/real                      # default budget (~30 min each, 2 CPU cores)
     python bench/real_data.py --runs runs/real --steps 100          # a shorter, equal budget
+    python bench/real_data.py --runs runs/real-s1 --seed 1          # another seed, for the spread
     python bench/real_data.py --runs runs/real --skip-train         # evaluate the models already in --runs
     python bench/real_data.py --runs runs/real --refinish --skip-train  # re-choose scoring/threshold, then eval
 
@@ -30,7 +31,7 @@ DEFAULT_DATA = {
     "juice_bottle": Path("/work/data/juice_bottle"),
     "aitex": Path("/work/data/aitex"),
 }
-COLUMNS = ("dataset", "size", "steps", "min", "scoring", "img AUROC", "paper img", "pix AUROC", "AUPRO", "pix AP",
+COLUMNS = ("dataset", "seed", "size", "steps", "min", "scoring", "img AUROC", "paper img", "pix AUROC", "AUPRO", "pix AP",
            "threshold", "FRR", "escape")  # fmt: skip
 
 
@@ -43,12 +44,14 @@ def _cli(*args: object, log: Path | None = None) -> float:
     return time.perf_counter() - start
 
 
-def run_one(name: str, data: Path, runs: Path, steps: int | None, skip_train: bool, refinish: bool) -> dict:
+def run_one(name: str, data: Path, runs: Path, steps: int | None, skip_train: bool, refinish: bool,
+            seed: int | None = None) -> dict:  # fmt: skip
     out = runs / name
     out.mkdir(parents=True, exist_ok=True)
     model = out / "model.safetensors"
     if not skip_train:
         budget = ["--steps", steps] if steps else []
+        budget += ["--seed", seed] if seed is not None else []
         _cli("train", data, "--out", model, *budget, "--device", "cpu", "--checkpoint-every", 50,
              log=out / "train.log")  # fmt: skip
     if refinish:
@@ -65,7 +68,7 @@ def _row(name: str, model: Path, ev: dict) -> dict:
 
     _, meta = load_model(model)
     t = meta.training
-    return {"dataset": name, "size": f"{meta.model.image_height}x{meta.model.image_width}", "steps": t["steps"],
+    return {"dataset": name, "seed": t.get("seed", "?"), "size": f"{meta.model.image_height}x{meta.model.image_width}", "steps": t["steps"],
             "min": round(t["elapsed_s"] / 60, 1), "scoring": (meta.scoring or {}).get("method", "paper"),
             "img AUROC": ev["image_auroc"], "paper img": ev["paper_image_auroc"], "pix AUROC": ev["pixel_auroc"],
             "AUPRO": ev["aupro"], "pix AP": ev["pixel_ap"], "threshold": ev["threshold"],
@@ -91,13 +94,14 @@ def main() -> None:
     ap.add_argument("--runs", type=Path, required=True, help="folder for models, logs, eval JSON and plots")
     ap.add_argument("--steps", type=int, help="training steps for every dataset (default: train's default)")
     ap.add_argument("--data", nargs="*", default=[], help="name=path datasets (default: the four of docs/benchmarks.md §8)")
+    ap.add_argument("--seed", type=int, help="training seed for every dataset (default: train's default, 0)")
     ap.add_argument("--skip-train", action="store_true", help="evaluate the models already in --runs")
     ap.add_argument("--refinish", action="store_true", help="re-choose scoring and threshold from the checkpoints")
     args = ap.parse_args()
     datasets = dict(a.split("=", 1) for a in args.data) if args.data else DEFAULT_DATA
     rows = []
     for name, data in datasets.items():
-        rows.append(run_one(name, Path(data), args.runs, args.steps, args.skip_train, args.refinish))
+        rows.append(run_one(name, Path(data), args.runs, args.steps, args.skip_train, args.refinish, args.seed))
         print(table(rows[-1:]).splitlines()[-1], flush=True)
     (args.runs / "table.json").write_text(json.dumps(rows, indent=2))
     print(table(rows))
