@@ -7,6 +7,7 @@ evaluated with ``draem-inspect eval DATA --model M --json J --plots P``. One tra
     python bench/real_data.py --runs runs/real                      # default budget (~30 min each, 2 CPU cores)
     python bench/real_data.py --runs runs/real --steps 100          # a shorter, equal budget
     python bench/real_data.py --runs runs/real-s1 --seed 1          # another seed, for the spread
+    python bench/real_data.py --runs runs/real-sq --train-args "--size 256x256"  # an alternative to a default
     python bench/real_data.py --runs runs/real --skip-train         # evaluate the models already in --runs
     python bench/real_data.py --runs runs/real --refinish --skip-train  # re-choose scoring/threshold, then eval
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import subprocess
 import sys
 import time
@@ -45,14 +47,14 @@ def _cli(*args: object, log: Path | None = None) -> float:
 
 
 def run_one(name: str, data: Path, runs: Path, steps: int | None, skip_train: bool, refinish: bool,
-            seed: int | None = None) -> dict:  # fmt: skip
+            seed: int | None = None, extra: tuple[str, ...] = ()) -> dict:  # fmt: skip
     out = runs / name
     out.mkdir(parents=True, exist_ok=True)
     model = out / "model.safetensors"
     if not skip_train:
         budget = ["--steps", steps] if steps else []
         budget += ["--seed", seed] if seed is not None else []
-        _cli("train", data, "--out", model, *budget, "--device", "cpu", "--checkpoint-every", 50,
+        _cli("train", data, "--out", model, *budget, *extra, "--device", "cpu", "--checkpoint-every", 50,
              log=out / "train.log")  # fmt: skip
     if refinish:
         from draem_core.train import finish_again
@@ -95,13 +97,15 @@ def main() -> None:
     ap.add_argument("--steps", type=int, help="training steps for every dataset (default: train's default)")
     ap.add_argument("--data", nargs="*", default=[], help="name=path datasets (default: the four of docs/benchmarks.md §8)")
     ap.add_argument("--seed", type=int, help="training seed for every dataset (default: train's default, 0)")
+    ap.add_argument("--train-args", default="", help='more train options for every dataset, e.g. "--size 256x256"')
     ap.add_argument("--skip-train", action="store_true", help="evaluate the models already in --runs")
     ap.add_argument("--refinish", action="store_true", help="re-choose scoring and threshold from the checkpoints")
     args = ap.parse_args()
     datasets = dict(a.split("=", 1) for a in args.data) if args.data else DEFAULT_DATA
     rows = []
     for name, data in datasets.items():
-        rows.append(run_one(name, Path(data), args.runs, args.steps, args.skip_train, args.refinish, args.seed))
+        rows.append(run_one(name, Path(data), args.runs, args.steps, args.skip_train, args.refinish, args.seed,
+                            tuple(shlex.split(args.train_args))))  # fmt: skip
         print(table(rows[-1:]).splitlines()[-1], flush=True)
     (args.runs / "table.json").write_text(json.dumps(rows, indent=2))
     print(table(rows))

@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 
 from draem_core.calibration import Calibration
-from draem_core.threshold import TradeOff, calibrate_tradeoff, frr_upper_bound, threshold_at, trade_off
+from draem_core.threshold import (
+    OUTLIER_Z,
+    TradeOff,
+    calibrate_tradeoff,
+    frr_upper_bound,
+    threshold_at,
+    trade_off,
+)
 
 
 @pytest.mark.parametrize(("k", "n", "bound"), [(0, 20, 0.1391), (0, 300, 0.00994), (2, 100, 0.0616), (5, 5, 1.0)])
@@ -69,3 +76,16 @@ def test_one_held_out_image_far_above_the_rest_is_set_aside_and_reported():
     cal, _ = calibrate_tradeoff(good, None, None, 0.01)
     assert "1 held-out good image(s) score far above" in cal.note and "1 far above the rest" in cal.method
     assert trade_off(good[:6]).n_outliers == 0  # too few images to call any an outlier
+
+
+def test_a_tail_of_several_far_scores_is_not_set_aside():
+    # a tightly bunched bulk with a good tail of three (the shape of the ball screw's seed-1 held-out scores, §8):
+    # each of the three is more than OUTLIER_Z robust SDs up, yet setting them aside rejected 12.5 % held-out
+    bulk = [0.198, 0.206, 0.208, 0.209, 0.21, 0.21, 0.211, 0.211, 0.212, 0.212, 0.213, 0.213, 0.214, 0.214, 0.215, 0.216,
+            0.217, 0.219, 0.222, 0.229, 0.238]  # fmt: skip
+    good = np.array([*bulk, 0.264, 0.281, 0.337])
+    logits = np.log(good / (1 - good))
+    mad = 1.4826 * np.median(np.abs(logits - np.median(logits)))
+    assert np.sum(logits > np.median(logits) + OUTLIER_Z * mad) == 3  # the robust rule alone flags all three
+    t = trade_off(good, None, None, 0.01)
+    assert t.n_outliers == 0 and t.chosen.threshold > 0.337 and t.chosen.frr_heldout == 0.0
