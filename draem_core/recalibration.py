@@ -26,7 +26,7 @@ from draem_core.modelfile import model_from_contents, now_iso, read_file, rewrit
 from draem_core.processing import frames_to_uint8, resize_to_model
 from draem_core.threshold import FRR_TARGET, TradeOff, calibrate_tradeoff
 from draem_core.training_data import fingerprint
-from draem_core.validation import synthetic_anomalies, validation_textures
+from draem_core.validation import validation_anomalies, validation_textures
 from draem_core.version import MODEL_FORMAT
 
 MAX_SYNTH_SOURCES = 50  # good images that synthetic anomalies are pasted into (4 each)
@@ -80,13 +80,13 @@ def recalibrate(
 
 
 def _synthetic_scores(inspector: Inspector, paths: list[Path]) -> np.ndarray:
-    """Scores of synthetic anomalies (held-out textures) pasted into the model-size regions of ``paths``."""
+    """Scores of the validation anomalies (held-out textures, structural kinds) made from the regions of ``paths``."""
     regions = [inspector.region_and_matrix(read_image(p))[0] for p in paths]
     if not regions:
         return np.zeros(0)
     images = torch.cat([(resize_to_model(t[None], inspector.size) * 255).round().byte()
                         for t in frames_to_uint8(regions, "cpu")])  # fmt: skip
     textures = validation_textures(*inspector.size, None, torch.device("cpu"))
-    anomalous = synthetic_anomalies(images, textures, SynthConfig())
+    anomalous, _ = validation_anomalies(images, textures, SynthConfig())
     return np.concatenate([inspector.predict_tensor(anomalous[i : i + 8])[1].float().cpu().numpy()
                            for i in range(0, anomalous.shape[0], 8)]) if anomalous.shape[0] else np.zeros(0)  # fmt: skip

@@ -1,7 +1,9 @@
 """After training: choose the model's scoring and threshold on a validation split, never on test data.
 
-The split is the run's held-out good images (never trained on) and synthetic anomalies pasted into them with
-textures that training never drew from (procedural textures of another seed, or a folder given for the purpose).
+The split is the run's held-out good images (never trained on) and synthetic anomalies made from them: textures
+that training never drew from pasted in (procedural textures of another seed, or a folder given for the purpose),
+and structural anomalies of kinds training never makes (:mod:`draem_core.structural`: a piece of the part moved,
+a scratch, a wiped region), which keep the split from rating every scoring near 1.0.
 Per-pixel statistics for the normalized scorings come from the training images' maps, so the held-out scores
 that set the threshold stay unbiased. Each candidate scoring (:data:`CANDIDATES`) is scored on the split; the one
 with the highest validation AUROC (good vs synthetic) wins, the paper's score on a tie. The threshold is then set
@@ -22,6 +24,7 @@ from draem_core.metrics import auroc, escape_rate
 from draem_core.model import DraemModel
 from draem_core.processing import anomaly_map
 from draem_core.scoring import PixelStats, Scoring, fit_pixel_stats, post_process
+from draem_core.structural import KINDS, structural_anomaly
 from draem_core.synthesis import AnomalySynthesizer
 from draem_core.textures import TextureBank, procedural_textures
 from draem_core.threshold import FRR_TARGET, TradeOff, calibrate_tradeoff, threshold_at
@@ -34,7 +37,7 @@ CANDIDATES = (
 )  # evaluated in this order; the first of equal AUROC wins
 VALIDATION_SEED = 7919  # seeds the held-out textures and the validation anomalies (never a training seed)
 N_VALIDATION_TEXTURES = 32  # procedural textures of the held-out set
-SYNTH_PER_IMAGE = 4  # synthetic anomalies made from each held-out good image
+SYNTH_PER_IMAGE = 2  # texture anomalies made from each held-out good image (and one of each structural kind)
 MAX_STAT_IMAGES = 200  # training images whose maps give the per-pixel statistics
 
 
@@ -85,6 +88,23 @@ def synthetic_anomalies(images: torch.Tensor, textures: TextureBank, synth: Synt
     return torch.cat(out) if out else torch.zeros((0, *images.shape[1:]))
 
 
+def validation_anomalies(
+    images: torch.Tensor, textures: TextureBank, synth: SynthConfig
+) -> tuple[torch.Tensor, tuple[str, ...]]:
+    """The validation split's anomalies made from uint8 images ``(N, 3, H, W)``, float in [0, 1], and their kinds.
+
+    :data:`SYNTH_PER_IMAGE` texture anomalies (``texture``) and one structural anomaly of each of
+    :data:`draem_core.structural.KINDS` per image, all seeded with :data:`VALIDATION_SEED`.
+    """
+    textured = synthetic_anomalies(images, textures, synth)
+    rng = np.random.default_rng(VALIDATION_SEED)
+    host = images.permute(0, 2, 3, 1).cpu().numpy().astype(np.float32) / 255.0
+    made = [structural_anomaly(img, kind, rng) for kind in KINDS for img in host]
+    structural = torch.from_numpy(np.stack(made)).permute(0, 3, 1, 2) if made else textured[:0]
+    kinds = ("texture",) * textured.shape[0] + tuple(kind for kind in KINDS for _ in host)
+    return torch.cat([textured, structural.to(textured.dtype)]), kinds
+
+
 def choose_scoring(
     model: DraemModel,
     train_images: torch.Tensor,
@@ -98,24 +118,27 @@ def choose_scoring(
     stats = fit_pixel_stats(probability_maps(model, train_images[:MAX_STAT_IMAGES]))
     textures = validation_textures(holdout.shape[-2], holdout.shape[-1], texture_folder, dev)
     good_maps = probability_maps(model, holdout)
-    bad_maps = probability_maps(model, synthetic_anomalies(holdout, textures, synth))
+    anomalies, kinds = validation_anomalies(holdout, textures, synth)
+    bad_maps = probability_maps(model, anomalies)
     figures, scores = {}, {}
     for cand in CANDIDATES:
         good, bad = (post_process(m, cand, stats)[1].numpy().astype(np.float64) for m in (good_maps, bad_maps))
         scores[cand.method] = (good, bad)
-        figures[cand.method] = _figures(good, bad, target_frr)
+        figures[cand.method] = _figures(good, bad, target_frr, kinds)
     best = max(CANDIDATES, key=lambda c: figures[c.method]["auroc"])  # max keeps the first of equals
     good, bad = scores[best.method]
     chosen = replace(best, validation=figures, chosen_on=(
         f"highest AUROC of {len(CANDIDATES)} scorings on {good.size} held-out good images and {bad.size} synthetic "
-        f"anomalies (held-out textures, seed {VALIDATION_SEED})"))  # fmt: skip
+        f"anomalies (held-out textures, {', '.join(KINDS)}; seed {VALIDATION_SEED})"))  # fmt: skip
     calibration, tradeoff = calibrate_tradeoff(good, bad, None, target_frr)
     return Validated(chosen, stats, calibration, tradeoff, good, bad)
 
 
-def _figures(good: np.ndarray, bad: np.ndarray, target_frr: float) -> dict[str, float | None]:
+def _figures(good: np.ndarray, bad: np.ndarray, target_frr: float, kinds: tuple[str, ...]) -> dict:
     if good.size == 0 or bad.size == 0:
-        return {"auroc": 0.0, "escape": None}
+        return {"auroc": 0.0, "escape": None, "escape_by_kind": {}}
     threshold = threshold_at(good, target_frr)
+    labels = np.asarray(kinds)
+    by_kind = {k: round(escape_rate(bad[labels == k], threshold), 4) for k in dict.fromkeys(kinds)}
     return {"auroc": round(auroc(np.r_[np.zeros(good.size), np.ones(bad.size)], np.r_[good, bad]), 4),
-            "escape": round(escape_rate(bad, threshold), 4)}  # fmt: skip
+            "escape": round(escape_rate(bad, threshold), 4), "escape_by_kind": by_kind}  # fmt: skip
