@@ -217,7 +217,9 @@ def _print_validation(meta: object) -> None:
     print(f"scoring   {scoring['method']}: {scoring['chosen_on']}")
     for method, fig in (scoring.get("validation") or {}).items():
         escape = "n/a" if fig["escape"] is None else f"{fig['escape']:.1%}"
-        print(f"  {method:<18} validation AUROC {fig['auroc']:.4f}  synthetic escapes {escape}")
+        kinds = ", ".join(f"{k} {v:.0%}" for k, v in (fig.get("escape_by_kind") or {}).items())
+        print(f"  {method:<18} validation AUROC {fig['auroc']:.4f}  synthetic escapes {escape}"
+              + (f" ({kinds})" if kinds else ""))  # fmt: skip
     tradeoff = (meta.calibration or {}).get("tradeoff")  # type: ignore[attr-defined]
     if tradeoff:
         print(TradeOff.from_dict(tradeoff).table())

@@ -1,7 +1,8 @@
 """Checking a new model before it is deployed, against the deployed one, on the same images.
 
 Both models score: the held-out good images of the new run (never trained on), synthetic defects made from
-those images with the plan's anomaly source, and the images the engineer marked defective. From the scores
+those images as the training's validation split makes them (textures training never drew from, and structural
+defects: :mod:`draem_core.structural`), and the images the engineer marked defective. From the scores
 come the expected false-reject rate (good parts rejected) and escape rates (defects passed) at any
 threshold, which the Evaluate page shows while the engineer drags the threshold line.
 """
@@ -26,9 +27,11 @@ from draem_core.modelfile import read_file
 from draem_core.overlay import heatmap_overlay
 from draem_core.processing import frames_to_uint8
 from draem_core.region import Roi, as_roi, describe_roi
+from draem_core.structural import KINDS
 from draem_core.synthesis import AnomalySynthesizer
 from draem_core.textures import TextureBank
 from draem_core.training_data import load_training_images
+from draem_core.validation import validation_anomalies, validation_textures
 from draem_core.version import CHECKPOINT_FORMAT, MODEL_FORMAT
 
 EXAMPLES = 4  # overlays shown per group (worst good, hardest defects)
@@ -133,14 +136,16 @@ def synthetic_defects(
     return (batch.augmented[keep] * 255).round().byte(), batch.mask[keep, 0] > 0
 
 
-def _enough_synthetic(good: torch.Tensor, anomaly_source: Path | None) -> torch.Tensor:
-    """At least MIN_SYNTHETIC synthetic defects (a draw can leave an empty mask; those are dropped)."""
-    made, count, seed = [], 0, 1
-    while count < MIN_SYNTHETIC and seed <= MIN_SYNTHETIC:
-        images, _ = synthetic_defects(good, anomaly_source, seed)
-        made.append(images)
-        count, seed = count + len(images), seed + 1
-    return torch.cat(made)[: max(MIN_SYNTHETIC, len(good))]
+def _enough_synthetic(good: torch.Tensor) -> torch.Tensor:
+    """The training's validation anomalies made from ``good`` (uint8): textures training never drew from and the
+    structural kinds (:func:`draem_core.validation.validation_anomalies`), at least MIN_SYNTHETIC of them (the
+    images are used again, each time with other anomalies, when there are few)."""
+    per_image = len(KINDS) + 1  # one of each structural kind, and at least one texture paste in most draws
+    repeats = max(1, -(-MIN_SYNTHETIC // max(1, len(good) * per_image)))
+    images = good.repeat(repeats, 1, 1, 1)
+    made, _ = validation_anomalies(images, validation_textures(*good.shape[-2:], None, torch.device("cpu")),
+                                   SynthConfig())  # fmt: skip
+    return (made * 255).round().byte()
 
 
 def to_hwc(images: torch.Tensor) -> list[np.ndarray]:
@@ -149,8 +154,7 @@ def to_hwc(images: torch.Tensor) -> list[np.ndarray]:
 
 
 def evaluation_images(model_path: Path, good_fallback: list[Path], defect_paths: list[Path],
-                      size: tuple[int, int], anomaly_source: Path | None,
-                      roi: Roi | None = None, aligner: Aligner | None = None) -> EvalImages:  # fmt: skip
+                      size: tuple[int, int], roi: Roi | None = None, aligner: Aligner | None = None) -> EvalImages:  # fmt: skip
     """Load the held-out images of the run (cropped to the model's inspection region ``roi``, aligned to its
     reference part when it has one), make synthetic defects, load the marked defects."""
     good_paths, note = holdout_paths(model_path), ""
@@ -160,7 +164,7 @@ def evaluation_images(model_path: Path, good_fallback: list[Path], defect_paths:
     good, _ = load_training_images(good_paths, [], size, roi, aligner)
     if not len(good.train):
         raise DatasetError(model_path.parent, "none of the held-out good images can be read")
-    synth = _enough_synthetic(good.train, anomaly_source)
+    synth = _enough_synthetic(good.train)
     real, _ = load_training_images(defect_paths, [], size, roi, aligner)
     return EvalImages(
         good=list(zip([p.name for p in good.train_paths], to_hwc(good.train), strict=True)),
@@ -210,7 +214,7 @@ class Comparison:
 
 
 def compare(new_model: Path, deployed_model: Path | None, good_fallback: list[Path], defect_paths: list[Path],
-            anomaly_source: Path | None, device: str = "cpu",
+            device: str = "cpu",
             should_stop: Callable[[], bool] = lambda: False) -> Iterator[str | Comparison]:  # fmt: skip
     """Evaluate; yields progress lines, then the :class:`Comparison` (run it off the GUI thread)."""
     _, doc = read_file(new_model, MODEL_FORMAT)
@@ -218,7 +222,7 @@ def compare(new_model: Path, deployed_model: Path | None, good_fallback: list[Pa
     roi = as_roi(doc.get("roi"))
     aligner = Aligner.from_dict(doc["alignment"]) if doc.get("alignment") else None
     yield "loading held-out images and making synthetic defects"
-    images = evaluation_images(Path(new_model), good_fallback, defect_paths, size, anomaly_source, roi, aligner)
+    images = evaluation_images(Path(new_model), good_fallback, defect_paths, size, roi, aligner)
     yield f"scoring {len(images.good)} good, {len(images.synthetic)} synthetic and {len(images.real)} real defect images"
     new = score_model(Path(new_model), "new", images, device, should_stop)
     deployed, note = None, images.note

@@ -88,9 +88,9 @@ class EvaluatePage(PageBase):
         self.comparison = self.ctx.comparison = None
         p, ctx = self.plan, self.ctx
         new, deployed = p.model_out, ctx.deployed_model  # looked up in the job: it reads the registry
-        good, defects, source, device = p.good_images, p.defect_images, p.anomaly_source, ctx.eval_device
+        good, defects, device = p.good_images, p.defect_images, ctx.eval_device
         self.say("Scoring the held-out images with the new and the deployed model…")
-        self._job = ctx.jobs.start(lambda stop: compare(new, deployed(), good, defects, source, device, stop),
+        self._job = ctx.jobs.start(lambda stop: compare(new, deployed(), good, defects, device, stop),
                                    self._progress, self.fail)  # fmt: skip
         self.completeChanged.emit()
 

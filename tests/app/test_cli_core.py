@@ -222,7 +222,7 @@ def test_train_options_reach_the_run(capsys, good_paths, tmp_path):
     for p in good_paths[:8]:
         shutil.copy(p, data / p.name)
     out = tmp_path / "m.safetensors"
-    code, _, _ = run(
+    code, text, _ = run(
         capsys,
         "train",
         data,
@@ -243,6 +243,8 @@ def test_train_options_reach_the_run(capsys, good_paths, tmp_path):
         "--half-weights",
     )
     assert code == 0 and out.exists()
+    # the validation split's escapes, per kind of synthetic anomaly, for every candidate scoring
+    assert text.count("(texture ") == 4 and all(f"{k} " in text for k in ("cut-paste", "scratch", "wipe"))
     tensors, _ = read_file(out, MODEL_FORMAT)
     assert {str(t.dtype) for t in tensors.values() if t.is_floating_point()} == {"torch.float16"}
     _, doc = read_file(checkpoint_path(out), CHECKPOINT_FORMAT)

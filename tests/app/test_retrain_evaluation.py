@@ -11,7 +11,7 @@ from draem_core.version import MODEL_FORMAT
 
 
 def _run(new: Path, deployed: Path, good: list[Path]) -> Comparison:
-    *progress, result = compare(new, deployed, good[:6], [], None, "cpu")
+    *progress, result = compare(new, deployed, good[:6], [], "cpu")
     assert progress and all(isinstance(line, str) for line in progress)
     assert isinstance(result, Comparison)
     return result
@@ -31,3 +31,18 @@ def test_comparison_notes_a_deployed_model_that_inspects_another_region(
 
     same = _run(region_model, region_model, good_paths)
     assert same.deployed is not None and "inspects" not in same.note
+
+
+def test_the_comparison_uses_the_validation_anomalies_and_enough_of_them(tiny_model: Path, good_paths: list[Path]):
+    import numpy as np
+
+    from app.retrain.evaluation import MIN_SYNTHETIC, evaluation_images
+
+    _, doc = read_file(tiny_model, MODEL_FORMAT)
+    size = (int(doc["model"]["image_height"]), int(doc["model"]["image_width"]))
+    images = evaluation_images(tiny_model, good_paths[:2], [], size)  # the run's 4 held-out images
+    synthetic = [im for _, im in images.synthetic]
+    assert len(synthetic) >= MIN_SYNTHETIC and all(im.shape == (*size, 3) and im.dtype == np.uint8 for im in synthetic)
+    assert len({im.tobytes() for im in synthetic}) == len(synthetic)  # no two alike
+    good = {im.tobytes() for _, im in images.good}
+    assert not good & {im.tobytes() for im in synthetic}  # every synthetic image differs from its good one
