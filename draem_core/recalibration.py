@@ -29,7 +29,7 @@ from draem_core.training_data import fingerprint
 from draem_core.validation import validation_anomalies, validation_textures
 from draem_core.version import MODEL_FORMAT
 
-MAX_SYNTH_SOURCES = 50  # good images that synthetic anomalies are pasted into (4 each)
+MAX_SYNTH_SOURCES = 50  # good images that validation anomalies are made from (validation.validation_anomalies)
 
 
 def recalibrate(
