@@ -46,3 +46,14 @@ def test_the_comparison_uses_the_validation_anomalies_and_enough_of_them(tiny_mo
     assert len({im.tobytes() for im in synthetic}) == len(synthetic)  # no two alike
     good = {im.tobytes() for _, im in images.good}
     assert not good & {im.tobytes() for im in synthetic}  # every synthetic image differs from its good one
+    # the very split training validates on (held-out textures and the structural kinds), not training's textures
+    import torch
+
+    from draem_core.config import SynthConfig
+    from draem_core.structural import KINDS
+    from draem_core.validation import validation_anomalies, validation_textures
+
+    held_out = torch.from_numpy(np.stack([im for _, im in images.good])).permute(0, 3, 1, 2)
+    made, kinds = validation_anomalies(held_out, validation_textures(*size, None, torch.device("cpu")), SynthConfig())
+    expected = {im.tobytes() for im in (made * 255).round().byte().permute(0, 2, 3, 1).numpy()}
+    assert {im.tobytes() for im in synthetic} == expected and set(KINDS) <= set(kinds)
