@@ -67,11 +67,12 @@ def run_one(name: str, data: Path, runs: Path, steps: int | None, skip_train: bo
 
 def _row(name: str, model: Path, ev: dict) -> dict:
     from draem_core.modelfile import load_model
+    from draem_core.scoring import Scoring
 
     _, meta = load_model(model)
     t = meta.training
     return {"dataset": name, "seed": t.get("seed", "?"), "size": f"{meta.model.image_height}x{meta.model.image_width}", "steps": t["steps"],
-            "min": round(t["elapsed_s"] / 60, 1), "scoring": (meta.scoring or {}).get("method", "paper"),
+            "min": round(t["elapsed_s"] / 60, 1), "scoring": Scoring.from_dict(meta.scoring).label,
             "img AUROC": ev["image_auroc"], "paper img": ev["paper_image_auroc"], "pix AUROC": ev["pixel_auroc"],
             "AUPRO": ev["aupro"], "pix AP": ev["pixel_ap"], "threshold": ev["threshold"],
             "FRR": ev["false_reject_rate"], "escape": ev["escape_rate"], "per_type": ev.get("per_type")}  # fmt: skip

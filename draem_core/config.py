@@ -68,6 +68,7 @@ class SynthConfig:
     perlin_threshold: float = 0.5  # mask = noise > threshold
     beta_max: float = 0.8  # beta ~ U(0, beta_max); texture opacity is 1 - beta
     n_augment: int = 3  # distinct texture augmentations drawn out of the ten
+    p_self: float = 0.0  # share of anomalies that paste the image itself, shifted, instead of a texture (0 = the paper)
 
 
 @dataclass(frozen=True)

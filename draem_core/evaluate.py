@@ -96,7 +96,7 @@ def evaluate(
     both = 0 < sum(labels) < len(labels)
     extra = {"per_type": per_type([s.item.defect_type for s in scored], labels, scores, report.threshold),
              "paper_image_auroc": auroc(labels, [s.paper_score for s in scored]) if both else None,
-             "scoring": inspector.scoring.method}  # fmt: skip
+             "scoring": inspector.scoring.method, "scoring_label": inspector.scoring.label}  # fmt: skip
     return replace(report, **extra), scored, skipped
 
 

@@ -247,6 +247,7 @@ class EvalReport:
     per_type: dict | None = None  # per defect type: n, image AUROC, escapes (draem_core.per_type); good: FRR bound
     paper_image_auroc: float | None = None  # image AUROC of the paper's score on the same maps, for comparison
     scoring: str = "paper"  # the scoring method the scores and the threshold belong to
+    scoring_label: str = "paper w21"  # the method with its pooling size (draem_core.scoring.Scoring.label)
 
     def to_dict(self) -> dict[str, float | int | None]:
         """JSON-safe dict with the field names as keys."""

@@ -53,6 +53,14 @@ class Scoring:
     def normalized(self) -> bool:
         return self.method.startswith("normalized")
 
+    @property
+    def label(self) -> str:
+        """The method with the parameter it uses, e.g. ``paper w21`` or ``normalized-topk 1%``: the key of the
+        candidate's figures in ``validation``."""
+        if self.method.endswith("topk"):
+            return f"{self.method} {self.topk * 100:g}%"
+        return f"{self.method} w{self.window}"
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

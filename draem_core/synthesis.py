@@ -41,6 +41,9 @@ class AnomalySynthesizer:
         if texture.shape[-2:] != (h, w):
             texture = F.interpolate(texture, size=(h, w), mode="bilinear", align_corners=False)
         texture = augment_textures(texture, gen, cfg.n_augment)
+        if cfg.p_self > 0:  # drawn only when asked, so the paper's recipe keeps its random stream
+            own = torch.rand(b, generator=gen, device=dev) < cfg.p_self
+            texture = torch.where(own[:, None, None, None], shifted_copies(target, gen), texture)
         mask = perlin_masks(b, h, w, gen, dev, cfg.perlin_min_exp, cfg.perlin_max_exp,
                             cfg.perlin_threshold, cfg.max_rotate_deg)  # fmt: skip
         anomalous = torch.rand(b, generator=gen, device=dev) >= 1 - cfg.p_anomaly
@@ -49,3 +52,17 @@ class AnomalySynthesizer:
         augmented = (1 - mask) * target + (1 - beta) * mask * texture + beta * mask * target
         has_anomaly = (mask.flatten(1).sum(1) > 0).to(images.dtype)
         return SynthBatch(augmented, target, mask, has_anomaly)
+
+
+def shifted_copies(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Each image ``(B, 3, H, W)`` moved by a random offset (a quarter to three quarters of each side, wrapping
+    round) and its brightness scaled by 0.85-1.15: pasted under a Perlin mask it puts a piece of the part's own
+    structure where it does not belong (a cut, a hole, a misplaced component) in the part's own colours, a defect
+    the texture paste does not make (docs/benchmarks.md §8, "Self-paste")."""
+    b, _, h, w = images.shape
+    dev = images.device
+    dy = torch.randint(h // 4, h - h // 4 + 1, (b,), generator=generator, device=dev).tolist()
+    dx = torch.randint(w // 4, w - w // 4 + 1, (b,), generator=generator, device=dev).tolist()
+    gain = 0.85 + 0.3 * torch.rand(b, 1, 1, 1, generator=generator, device=dev)
+    moved = torch.stack([torch.roll(im, (y, x), dims=(1, 2)) for im, y, x in zip(images, dy, dx, strict=True)])
+    return (moved * gain).clamp(0.0, 1.0)

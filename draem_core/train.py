@@ -339,7 +339,7 @@ def _finish(
         "n_holdout": len(data.holdout), "calibrated_on": "held-out good images" if len(data.holdout) else
         "training images (too few images to hold any out)", "anomaly_source": str(plan.anomaly_source or "bundled"),
         "budget": {k: getattr(cfg, k) for k in ("steps", "epochs", "minutes")}, "skipped": run.skipped,
-        "rotate_p": cfg.synth.p_rotate, "crop": list(cfg.crop) if cfg.crop else None,
+        "rotate_p": cfg.synth.p_rotate, "self_paste_p": cfg.synth.p_self, "crop": list(cfg.crop) if cfg.crop else None,
         "holdout_scores": [round(float(s), 5) for s in chosen.good_scores],
         "synthetic_defect_scores": [round(float(s), 5) for s in chosen.synthetic_scores],
     }  # fmt: skip

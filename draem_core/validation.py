@@ -6,7 +6,8 @@ and structural anomalies of kinds training never makes (:mod:`draem_core.structu
 a scratch, a wiped region), which keep the split from rating every scoring near 1.0.
 Per-pixel statistics for the normalized scorings come from the training images' maps, so the held-out scores
 that set the threshold stay unbiased. Each candidate scoring (:data:`CANDIDATES`) is scored on the split; the one
-with the highest validation AUROC (good vs synthetic) wins, the paper's score on a tie. The threshold is then set
+with the highest validation AUROC (good vs synthetic) wins, the paper's score on a tie. (Other pooling sizes as
+candidates were tried and not kept: docs/benchmarks.md §8, "Pooling sizes as candidates".) The threshold is then set
 at the plant's FRR target on the winner's held-out good scores (:mod:`draem_core.threshold`).
 """
 
@@ -79,7 +80,7 @@ def validation_textures(height: int, width: int, folder: Path | None, device: to
 def synthetic_anomalies(images: torch.Tensor, textures: TextureBank, synth: SynthConfig) -> torch.Tensor:
     """``SYNTH_PER_IMAGE`` anomalous copies of each uint8 image ``(N, 3, H, W)``; float in [0, 1], non-empty masks."""
     gen = torch.Generator(device=textures.textures.device).manual_seed(VALIDATION_SEED)
-    maker = AnomalySynthesizer(textures, replace(synth, p_anomaly=1.0, p_rotate=0.0))
+    maker = AnomalySynthesizer(textures, replace(synth, p_anomaly=1.0, p_rotate=0.0, p_self=0.0))
     out = []
     for _ in range(SYNTH_PER_IMAGE):
         for i in range(0, images.shape[0], 8):
@@ -120,18 +121,33 @@ def choose_scoring(
     good_maps = probability_maps(model, holdout)
     anomalies, kinds = validation_anomalies(holdout, textures, synth)
     bad_maps = probability_maps(model, anomalies)
-    figures, scores = {}, {}
-    for cand in CANDIDATES:
-        good, bad = (post_process(m, cand, stats)[1].numpy().astype(np.float64) for m in (good_maps, bad_maps))
-        scores[cand.method] = (good, bad)
-        figures[cand.method] = _figures(good, bad, target_frr, kinds)
-    best = max(CANDIDATES, key=lambda c: figures[c.method]["auroc"])  # max keeps the first of equals
-    good, bad = scores[best.method]
-    chosen = replace(best, validation=figures, chosen_on=(
-        f"highest AUROC of {len(CANDIDATES)} scorings on {good.size} held-out good images and {bad.size} synthetic "
-        f"anomalies (held-out textures, {', '.join(KINDS)}; seed {VALIDATION_SEED})"))  # fmt: skip
+    chosen, good, bad = best_scoring(good_maps, bad_maps, kinds, stats, target_frr)
     calibration, tradeoff = calibrate_tradeoff(good, bad, None, target_frr)
     return Validated(chosen, stats, calibration, tradeoff, good, bad)
+
+
+def best_scoring(
+    good_maps: torch.Tensor,
+    bad_maps: torch.Tensor,
+    kinds: tuple[str, ...],
+    stats: PixelStats,
+    target_frr: float = FRR_TARGET,
+    candidates: tuple[Scoring, ...] = CANDIDATES,
+) -> tuple[Scoring, np.ndarray, np.ndarray]:
+    """The first of ``candidates`` with the highest validation AUROC on good maps ``(N, H, W)`` against anomaly
+    maps ``(M, H, W)`` of ``kinds``, its ``validation`` holding every candidate's figures (keyed by
+    :attr:`Scoring.label`); and its good and anomaly scores."""
+    figures, scores = {}, {}
+    for cand in candidates:
+        good, bad = (post_process(m, cand, stats)[1].numpy().astype(np.float64) for m in (good_maps, bad_maps))
+        scores[cand.label] = (good, bad)
+        figures[cand.label] = _figures(good, bad, target_frr, kinds)
+    best = max(candidates, key=lambda c: figures[c.label]["auroc"])  # max keeps the first of equals
+    good, bad = scores[best.label]
+    chosen = replace(best, validation=figures, chosen_on=(
+        f"highest AUROC of {len(candidates)} scorings on {good.size} held-out good images and {bad.size} synthetic "
+        f"anomalies (held-out textures, {', '.join(KINDS)}; seed {VALIDATION_SEED})"))  # fmt: skip
+    return chosen, good, bad
 
 
 def _figures(good: np.ndarray, bad: np.ndarray, target_frr: float, kinds: tuple[str, ...]) -> dict:

@@ -54,6 +54,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="probability of rotating a normal training image ±90° (default 0: fixed camera; the paper's code 0.3)",
     )
     p.add_argument(
+        "--self-paste-p",
+        type=_probability,
+        default=None,
+        help="share of synthetic anomalies that paste a shifted piece of the image itself instead of a texture "
+        "(default 0: the paper's texture paste only)",
+    )
+    p.add_argument(
         "--target-frr",
         type=_frr,
         default=None,
@@ -142,6 +149,16 @@ def _align_scale(text: str) -> float:
     return value
 
 
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a probability between 0 and 1")
+    return value
+
+
 def _frr(text: str) -> float:
     try:
         value = float(text.rstrip("%")) / (100.0 if text.endswith("%") else 1.0)
@@ -183,7 +200,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         budget["steps"] = default_steps
     crop = parse_size(args.crop)
     crop = (crop, crop) if isinstance(crop, int) else crop
-    synth = SynthConfig(p_rotate=args.rotate_p)
+    overrides = {"p_self": args.self_paste_p} if args.self_paste_p is not None else {}  # else SynthConfig's default
+    synth = SynthConfig(p_rotate=args.rotate_p, **overrides)
     cfg = TrainConfig(**budget, batch_size=args.batch, crop=crop, lr=args.lr, device=args.device, seed=args.seed,
                       synth=synth, checkpoint_every=args.checkpoint_every, holdout_fraction=args.holdout)  # fmt: skip
     plan = TrainPlan(args.data, args.out, preset(preset_name, size), cfg,
@@ -218,7 +236,7 @@ def _print_validation(meta: object) -> None:
     for method, fig in (scoring.get("validation") or {}).items():
         escape = "n/a" if fig["escape"] is None else f"{fig['escape']:.1%}"
         kinds = ", ".join(f"{k} {v:.0%}" for k, v in (fig.get("escape_by_kind") or {}).items())
-        print(f"  {method:<18} validation AUROC {fig['auroc']:.4f}  synthetic escapes {escape}"
+        print(f"  {method:<22} validation AUROC {fig['auroc']:.4f}  synthetic escapes {escape}"
               + (f" ({kinds})" if kinds else ""))  # fmt: skip
     tradeoff = (meta.calibration or {}).get("tradeoff")  # type: ignore[attr-defined]
     if tradeoff:

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 from app.cli.main import main
+from draem_core.modelfile import load_model
+from draem_core.scoring import Scoring
 
 
 def run(capsys, *argv):
@@ -76,6 +78,7 @@ def test_eval_writes_json_with_the_contract_keys_and_plots(capsys, tiny_model, s
     assert per_type["pitting"]["escapes"] == round(doc["escape_rate"] * 3)
     assert per_type["good"]["false_reject_upper_95"] > per_type["good"]["false_reject_rate"]
     assert doc["scoring"] in ("paper", "topk", "normalized-paper", "normalized-topk")
+    assert doc["scoring_label"] == Scoring.from_dict(load_model(tiny_model)[1].scoring).label
     assert 0 <= doc["paper_image_auroc"] <= 1 and "pitting" in out and "true rate <=" in out
     for name in ("roc.png", "histogram.png", "per_type.png", "worst_good.png", "worst_defects.png"):
         assert cv2.imread(str(tmp_path / "plots" / name)) is not None, name
@@ -238,6 +241,8 @@ def test_train_options_reach_the_run(capsys, good_paths, tmp_path):
         2,
         "--rotate-p",
         0,
+        "--self-paste-p",
+        0.5,
         "--crop",
         32,
         "--half-weights",
@@ -252,6 +257,7 @@ def test_train_options_reach_the_run(capsys, good_paths, tmp_path):
     assert (
         train_cfg["synth"]["p_rotate"] == 0 and train_cfg["crop"] == [32, 32] and train_cfg["batch_size"] == 2
     )
+    assert train_cfg["synth"]["p_self"] == 0.5 and load_model(out)[1].training["self_paste_p"] == 0.5
 
 
 def test_train_roi_option_and_the_region_in_every_command(capsys, good_paths, small_mvtec, tmp_path):
@@ -374,3 +380,11 @@ def test_train_without_size_takes_the_images_aspect(capsys, good_paths, tmp_path
     assert code == 0, err
     expected = dataset_input_size(sorted(data.iterdir()))
     assert tuple(Inspector.from_file(out, "cpu").size) == expected and expected[0] != expected[1]
+
+
+@pytest.mark.parametrize("value", ["1.5", "-0.1", "half"])
+def test_a_self_paste_share_outside_zero_to_one_is_refused_with_one_line(capsys, tmp_path, value):
+    with pytest.raises(SystemExit) as exc:
+        main(["train", str(tmp_path), "--out", str(tmp_path / "m.safetensors"), "--self-paste-p", value])
+    assert exc.value.code == 2
+    assert f"{value!r} is not a probability between 0 and 1" in capsys.readouterr().err

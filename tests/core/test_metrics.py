@@ -134,6 +134,7 @@ def test_evaluate_scores_report() -> None:
         "per_type": None,  # filled by draem_core.evaluate, which knows the types
         "paper_image_auroc": None,
         "scoring": "paper",
+        "scoring_label": "paper w21",
     }
     bare = metrics.evaluate_scores([0, 1, 1], [0.3, 0.2, 0.9])
     assert bare.pixel_auroc is None and bare.aupro is None

@@ -56,3 +56,38 @@ def test_every_augmentation_keeps_range_and_changes_images():
         y = aug(x, gen)
         assert y.shape == x.shape and y.min() >= 0 and y.max() <= 1, aug.__name__
     assert not torch.equal(augment_textures(x, gen), x)
+
+
+def test_self_paste_puts_the_images_own_shifted_structure_under_the_mask():
+    from dataclasses import replace
+
+    from draem_core.config import SynthConfig
+
+    blue = torch.zeros(4, 3, 64, 96, dtype=torch.uint8)
+    blue[:, 2] = 255  # every texture pure blue: a texture paste shows as blue, a self-paste cannot
+    grey = torch.rand(8, 1, 64, 96).expand(8, 3, 64, 96).contiguous()
+    cfg = SynthConfig(p_anomaly=1.0, n_augment=0)  # textures as they are
+    paper = AnomalySynthesizer(TextureBank(blue), cfg)
+    own = AnomalySynthesizer(TextureBank(blue), replace(cfg, p_self=1.0))
+    a = paper(grey, torch.Generator().manual_seed(3))
+    b = own(grey, torch.Generator().manual_seed(3))
+    assert b.has_anomaly.sum() > 0 and torch.equal(b.target, grey)
+    assert ((a.augmented[:, 2] - a.augmented[:, 0]) * a.mask[:, 0]).max() > 0.3  # blue where textures went
+    assert torch.allclose(b.augmented[:, 2], b.augmented[:, 0]) and torch.allclose(b.augmented[:, 1], b.augmented[:, 0])
+    inside = ((b.augmented - b.target).abs().sum(1, keepdim=True) * b.mask).sum() / b.mask.sum()
+    assert inside > 0.02  # the shifted copy differs from what it covers
+    assert torch.equal(b.augmented * (1 - b.mask), b.target * (1 - b.mask))  # nothing outside the mask
+
+
+def test_shifted_copies_move_each_image_by_a_quarter_to_three_quarters_and_scale_it():
+    from draem_core.synthesis import shifted_copies
+
+    images = torch.rand(6, 3, 40, 64) * 0.8
+    out = shifted_copies(images, torch.Generator().manual_seed(0))
+    for im, moved in zip(images, out, strict=True):
+        found = [(y, x) for y in range(40) for x in range(64)
+                 if torch.allclose(moved / torch.roll(im, (y, x), dims=(1, 2)), moved[0, 0, 0] / torch.roll(
+                     im, (y, x), dims=(1, 2))[0, 0, 0], atol=1e-4)]  # fmt: skip
+        assert len(found) == 1
+        (y, x), gain = found[0], (moved[0, 0, 0] / torch.roll(im, found[0], dims=(1, 2))[0, 0, 0]).item()
+        assert 10 <= y <= 30 and 16 <= x <= 48 and 0.85 <= gain <= 1.15

@@ -155,17 +155,19 @@ def test_temp_files_of_an_interrupted_write_are_removed_at_start(good_paths, tmp
 def test_training_chooses_its_scoring_and_threshold_on_the_validation_split(good_paths, tmp_path):
     from draem_core.inspector import Inspector
     from draem_core.modelfile import load_model_parts
-    from draem_core.scoring import STAT_KEYS
+    from draem_core.scoring import STAT_KEYS, Scoring
     from draem_core.threshold import TradeOff
     from draem_core.train import finish_again
+    from draem_core.validation import CANDIDATES
 
     out = tmp_path / "m.safetensors"
     list(train(_plan(good_paths, out, 4, checkpoint_every=4)))
     _, meta, extra = load_model_parts(out)
     scoring = meta.scoring
-    assert set(scoring["validation"]) == {"paper", "topk", "normalized-paper", "normalized-topk"}
+    assert set(scoring["validation"]) == {c.label for c in CANDIDATES}
     best = max(v["auroc"] for v in scoring["validation"].values())
-    assert scoring["validation"][scoring["method"]]["auroc"] == best and "held-out" in scoring["chosen_on"]
+    label = Scoring.from_dict(scoring).label
+    assert scoring["validation"][label]["auroc"] == best and "held-out" in scoring["chosen_on"]
     assert (set(STAT_KEYS) <= set(extra)) == scoring["method"].startswith("normalized")
     tradeoff = TradeOff.from_dict(meta.calibration["tradeoff"])
     assert tradeoff.n_good == 4 and tradeoff.n_synthetic > 0 and tradeoff.chosen.target_frr == 0.01
