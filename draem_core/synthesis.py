@@ -13,6 +13,8 @@ from draem_core.geometry import rotate
 from draem_core.perlin import perlin_masks
 from draem_core.textures import TextureBank
 
+SELF_MIN_CONTRAST = 0.05  # mean |difference| under the mask a self-paste needs, else the texture is pasted
+
 
 class SynthBatch(NamedTuple):
     augmented: torch.Tensor  # (B, 3, H, W) network input, anomalies pasted in
@@ -41,11 +43,13 @@ class AnomalySynthesizer:
         if texture.shape[-2:] != (h, w):
             texture = F.interpolate(texture, size=(h, w), mode="bilinear", align_corners=False)
         texture = augment_textures(texture, gen, cfg.n_augment)
-        if cfg.p_self > 0:  # drawn only when asked, so the paper's recipe keeps its random stream
-            own = torch.rand(b, generator=gen, device=dev) < cfg.p_self
-            texture = torch.where(own[:, None, None, None], shifted_copies(target, gen), texture)
         mask = perlin_masks(b, h, w, gen, dev, cfg.perlin_min_exp, cfg.perlin_max_exp,
                             cfg.perlin_threshold, cfg.max_rotate_deg)  # fmt: skip
+        if cfg.p_self > 0:  # drawn only when asked, so the paper's recipe keeps its random stream
+            own = torch.rand(b, generator=gen, device=dev) < cfg.p_self
+            moved = shifted_copies(target, gen)
+            own &= visible(moved, target, mask)  # background pasted on background teaches nothing: a texture then
+            texture = torch.where(own[:, None, None, None], moved, texture)
         anomalous = torch.rand(b, generator=gen, device=dev) >= 1 - cfg.p_anomaly
         mask = mask * anomalous[:, None, None, None].to(mask.dtype)
         beta = torch.rand(b, 1, 1, 1, generator=gen, device=dev) * cfg.beta_max
@@ -66,3 +70,11 @@ def shifted_copies(images: torch.Tensor, generator: torch.Generator) -> torch.Te
     gain = 0.85 + 0.3 * torch.rand(b, 1, 1, 1, generator=generator, device=dev)
     moved = torch.stack([torch.roll(im, (y, x), dims=(1, 2)) for im, y, x in zip(images, dy, dx, strict=True)])
     return (moved * gain).clamp(0.0, 1.0)
+
+
+def visible(pasted: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``(B,)`` True where ``pasted`` differs from ``target`` under ``mask`` ``(B, 1, H, W)`` by at least
+    :data:`SELF_MIN_CONTRAST` on average (an empty mask is not visible)."""
+    area = mask.flatten(1).sum(1)
+    diff = ((pasted - target).abs().mean(1, keepdim=True) * mask).flatten(1).sum(1)
+    return diff >= SELF_MIN_CONTRAST * area.clamp_min(1.0)

@@ -91,3 +91,32 @@ def test_shifted_copies_move_each_image_by_a_quarter_to_three_quarters_and_scale
         assert len(found) == 1
         (y, x), gain = found[0], (moved[0, 0, 0] / torch.roll(im, found[0], dims=(1, 2))[0, 0, 0]).item()
         assert 10 <= y <= 30 and 16 <= x <= 48 and 0.85 <= gain <= 1.15
+
+
+def test_a_self_paste_that_would_not_show_falls_back_to_a_texture():
+    from dataclasses import replace
+
+    from draem_core.config import SynthConfig
+
+    blue = torch.zeros(4, 3, 64, 96, dtype=torch.uint8)
+    blue[:, 2] = 255
+    flat = torch.full((8, 3, 64, 96), 0.2)  # a shifted, ±15 % copy of a flat dark image: at most 0.03 off
+    own = AnomalySynthesizer(TextureBank(blue), replace(SynthConfig(p_anomaly=1.0, n_augment=0), p_self=1.0))
+    b = own(flat, torch.Generator().manual_seed(3))
+    shown = b.has_anomaly > 0
+    assert shown.sum() > 0
+    blueness = ((b.augmented[:, 2] - b.augmented[:, 0]) * b.mask[:, 0]).flatten(1).amax(1)
+    assert torch.all(blueness[shown] > 0.1)  # every anomaly is the texture's
+
+
+def test_visible_compares_the_mean_difference_under_the_mask():
+    from draem_core.synthesis import SELF_MIN_CONTRAST, visible
+
+    target = torch.zeros(3, 3, 8, 8)
+    mask = torch.zeros(3, 1, 8, 8)
+    mask[:2, :, :4] = 1.0
+    pasted = target.clone()
+    pasted[0] += 2 * SELF_MIN_CONTRAST  # shows
+    pasted[1] += 0.5 * SELF_MIN_CONTRAST  # too faint
+    pasted[2] += 1.0  # different, but the mask is empty
+    assert visible(pasted, target, mask).tolist() == [True, False, False]
