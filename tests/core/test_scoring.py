@@ -93,3 +93,27 @@ def test_a_normalized_model_file_without_its_statistics_is_a_model_file_error(tm
     path = save_model(tmp_path / "w.safetensors", DraemModel(cfg), meta, extra=wrong)
     with pytest.raises(ModelFileError, match="statistics are"):
         Inspector.from_file(path, "cpu")
+
+
+def _bar_maps(n: int, seed: int, shift: int = 0) -> torch.Tensor:
+    """Good maps with a bright bar that every part shows, where the part happens to lie (±1 px, plus ``shift``)."""
+    g = torch.Generator().manual_seed(seed)
+    maps = 0.05 + 0.01 * torch.rand(n, 200, 200, generator=g)
+    for m in maps:
+        x = 100 + shift + int(torch.randint(-1, 2, (1,), generator=g))
+        m[:, x : x + 10] = 0.9
+    return maps
+
+
+def test_a_part_a_few_pixels_off_is_not_scored_as_a_defect():
+    from draem_core.scoring import shift_radius
+
+    assert shift_radius((200, 200)) == 4 and shift_radius((64, 1024)) == 1
+    stats = fit_pixel_stats(_bar_maps(40, 0))
+    scoring = Scoring("normalized-topk")
+    moved = post_process(_bar_maps(8, 1, shift=4), scoring, stats)[1]  # good parts, 4 px off the training pose
+    defect = _bar_maps(8, 2)
+    defect[:, 30:40, 30:40] = 0.6  # a real defect away from the bar
+    found = post_process(defect, scoring, stats)[1]
+    usual = post_process(_bar_maps(8, 3), scoring, stats)[1]
+    assert moved.max() < found.min() and moved.max() < usual.max() + 0.1
