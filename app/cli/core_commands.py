@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from app.cli.backend_args import add_backend_arguments, open_inspector
@@ -139,24 +141,23 @@ def parse_size(text: str | None) -> int | tuple[int, int] | None:
         raise DraemError(f"--size {text!r}: use N or HxW, e.g. 256 or 160x384") from exc
 
 
-def _align_scale(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0.05 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a scale between 0.05 and 1")
-    return value
+def _number_in(low: float, high: float, what: str) -> Callable[[str], float]:
+    """An argparse type: a number within [low, high], else one line naming the value and the range."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan  # fails the range check below
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what} between {low:g} and {high:g}")
+        return value
+
+    return parse
 
 
-def _probability(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a probability between 0 and 1")
-    return value
+_align_scale = _number_in(0.05, 1.0, "a scale")
+_probability = _number_in(0.0, 1.0, "a probability")
 
 
 def _frr(text: str) -> float:
