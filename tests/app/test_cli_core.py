@@ -388,3 +388,17 @@ def test_a_self_paste_share_outside_zero_to_one_is_refused_with_one_line(capsys,
         main(["train", str(tmp_path), "--out", str(tmp_path / "m.safetensors"), "--self-paste-p", value])
     assert exc.value.code == 2
     assert f"{value!r} is not a probability between 0 and 1" in capsys.readouterr().err
+
+
+def test_eval_names_the_scoring_with_its_pooling_size(capsys, tiny_model, small_mvtec, tmp_path):
+    from dataclasses import replace
+
+    from draem_core.modelfile import save_model
+
+    model, meta = load_model(tiny_model)
+    topk = tmp_path / "topk.safetensors"
+    save_model(topk, model, replace(meta, scoring=Scoring("topk", topk=0.05).to_dict()))
+    code, _, err = run(capsys, "eval", small_mvtec, "--model", topk, "--json", tmp_path / "t.json")
+    assert code == 0, err
+    doc = json.loads((tmp_path / "t.json").read_text())
+    assert doc["scoring"] == "topk" and doc["scoring_label"] == "topk 5%"
