@@ -14,11 +14,16 @@ Datasets (licences: docs/benchmarks.md §8):
   trained on) serves as test/good because the snapshot has no test/good.
 - ``aitex``: AITEX fabric images (4096x256) without masks: 141 defect-free strips of 7 fabrics, 106 defective;
   100 good for training (fixed seed), the other 41 good and the defects (by defect code) for testing.
+- ``metal_plate``: MPDD ``metal_plate`` (CC BY-NC-SA 4.0), from a snapshot that re-split it for supervised
+  segmentation at 512x512 (defect kinds lost; stale duplicate files): the 151 distinct images are told apart by
+  their masks, 80 good and 71 defective; 54 good for training (fixed seed, MPDD's own count), 26 good and the 71
+  defective (one kind, masks) for testing.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import random
 import subprocess
 from pathlib import Path
@@ -30,6 +35,8 @@ TIRE = ("yagamieren09+Automated-Defect-Detection-System-using-AI-vision",
         "bd3a0214078903388351d4292c82a09ad8800fbf", "dataset/mvtec_3d/tire")  # fmt: skip
 LOCO = ("jasonjin34+logicAD", "df2b4bb0ca1f8dc0909e0c55d03a996f70265cf0", "datasets/juice_bottle")
 AITEX = ("mhzobaer26+TextileAI_Dataset", "HEAD", "")
+MPDD = ("BupeshKumarR+defect-segmentation-for-mpdd", "5d8b9cddfa7af2f145bafaaf6eca53294f5aa7b0",
+        "data_supervised/metal_plate")  # fmt: skip
 
 
 class Snapshot:
@@ -90,13 +97,34 @@ def prepare_aitex(snap: Snapshot, out: Path) -> None:
         _write(out / "test" / f"defect_{code}" / Path(name).name, snap.read(name))
 
 
+def prepare_mpdd(snap: Snapshot, out: Path) -> None:
+    good, bad, seen = [], [], set()
+    for split in ("train", "val", "test"):
+        for name in snap.names(f"{split}/images"):
+            data = snap.read(name)
+            pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+            key = hashlib.sha1(pixels.tobytes()).hexdigest()
+            if key in seen:  # the snapshot keeps stale copies from an earlier split
+                continue
+            seen.add(key)
+            mask = snap.read(name.replace("/images/", "/masks/"))
+            has_defect = bool((cv2.imdecode(np.frombuffer(mask, np.uint8), cv2.IMREAD_GRAYSCALE) > 0).any())
+            (bad if has_defect else good).append((key[:12], data, mask))
+    random.Random(15).shuffle(good)
+    for i, (key, data, _) in enumerate(good):
+        _write(out / ("train/good" if i < 54 else "test/good") / f"{key}.png", data)
+    for key, data, mask in bad:
+        _write(out / "test/defect" / f"{key}.png", data)
+        _write(out / "ground_truth/defect" / f"{key}_mask.png", mask)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mirrors", type=Path, default=Path("/work/.mirror"))
     ap.add_argument("--out", type=Path, default=Path("/work/data"))
     args = ap.parse_args()
     for name, spec, fn in (("tire", TIRE, prepare_tire), ("juice_bottle", LOCO, prepare_loco),
-                           ("aitex", AITEX, prepare_aitex)):  # fmt: skip
+                           ("aitex", AITEX, prepare_aitex), ("metal_plate", MPDD, prepare_mpdd)):  # fmt: skip
         target = args.out / name
         if target.exists():
             print(f"{target} exists, skipped")

@@ -32,6 +32,7 @@ DEFAULT_DATA = {
     "tire": Path("/work/data/tire"),
     "juice_bottle": Path("/work/data/juice_bottle"),
     "aitex": Path("/work/data/aitex"),
+    "metal_plate": Path("/work/data/metal_plate"),
 }
 COLUMNS = ("dataset", "seed", "size", "steps", "min", "scoring", "img AUROC", "paper img", "pix AUROC", "AUPRO", "pix AP",
            "threshold", "FRR", "escape")  # fmt: skip
@@ -96,7 +97,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=Path, required=True, help="folder for models, logs, eval JSON and plots")
     ap.add_argument("--steps", type=int, help="training steps for every dataset (default: train's default)")
-    ap.add_argument("--data", nargs="*", default=[], help="name=path datasets (default: the four of docs/benchmarks.md §8)")
+    ap.add_argument("--data", nargs="*", default=[], help="name=path datasets (default: the five of docs/benchmarks.md §8)")
     ap.add_argument("--seed", type=int, help="training seed for every dataset (default: train's default, 0)")
     ap.add_argument("--train-args", default="", help='more train options for every dataset, e.g. "--size 256x256"')
     ap.add_argument("--skip-train", action="store_true", help="evaluate the models already in --runs")
